@@ -1,0 +1,295 @@
+/* vswap: garbage collection.  Picks a closed segment by cost-benefit,
+ * copies what is still live to the GC head, makes the copies durable and
+ * erases the victim.
+ *
+ * Why GC can always progress: the user head never takes the last
+ * store->reserve free segments, and one victim's live records always fit
+ * in what is left of the GC head plus one fresh segment, so collecting a
+ * victim never needs more than one of the reserved segments before it
+ * gives one back.
+ *
+ * Called with store->lock held.
+ */
+#include <config.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/* Estimated live bytes of a segment.  The map records where a page lives
+ * but not how long its record is, so live bytes are the segment's data
+ * bytes scaled by the fraction of its data records still live. */
+static uint64_t
+live_bytes (const struct segment *s)
+{
+  if (s->data_records == 0)
+    return 0;
+  return (uint64_t) s->data_bytes * s->live_records / s->data_records;
+}
+
+/* LFS cost-benefit: free space gained times age, over the cost of reading
+ * the segment and writing its live part.  Read-in copies (readtrim=hint)
+ * count half dead: the kernel frees most of them soon. */
+static int64_t
+choose_victim (struct vswap_store *store)
+{
+  int64_t best = -1;
+  double best_score = 0;
+  const uint64_t minimum_gain = store->segment_size / 64;
+
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    const struct segment *s = &store->segments[i];
+    if (s->state != SEGMENT_CLOSED)
+      continue;
+    uint64_t live = live_bytes (s);
+    if (s->readin_records && s->live_records)
+      live -= live * s->readin_records / s->live_records / 2;
+    if (live + minimum_gain > store->segment_size)
+      continue;
+    const double u = (double) live / store->segment_size;
+    const double age = (double) (store->sequence - s->last_sequence) + 1;
+    const double score = (1 - u) * age / (1 + u);
+    if (best < 0 || score > best_score) {
+      best = (int64_t) i;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+/* The oldest content on the medium outside VICTIM.  A tombstone is still
+ * needed while some other segment holds content older than it, which it
+ * may be overriding. */
+static uint64_t
+oldest_other_content (const struct vswap_store *store, uint64_t victim)
+{
+  uint64_t oldest = UINT64_MAX;
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    const struct segment *s = &store->segments[i];
+    if (i == victim || s->state == SEGMENT_SUPERBLOCK)
+      continue;
+    if (s->generation != 0 && s->generation < oldest)
+      oldest = s->generation;
+    if (s->stale_generation != 0 && s->stale_generation < oldest)
+      oldest = s->stale_generation;
+  }
+  return oldest;
+}
+
+/* Copy the part of a ZERO or TRIM range whose pages are still in the state
+ * it set.  Pages written since must not be covered by a copy, which would
+ * replay after their newer records and wipe them. */
+static int
+relocate_tombstone (struct vswap_store *store,
+                    const struct vswap_record_header *r)
+{
+  const vswap_map_entry state = r->kind == VSWAP_RECORD_ZERO ?
+    VSWAP_MAP_ZERO : VSWAP_MAP_UNMAPPED;
+  uint64_t page = r->logical_page;
+  const uint64_t end = page + r->count;
+
+  if (end > store->pages)
+    return 0;
+  while (page < end) {
+    while (page < end && store->map[page] != state)
+      page++;
+    const uint64_t start = page;
+    while (page < end && store->map[page] == state)
+      page++;
+    if (page > start) {
+      struct vswap_record_header copy = {
+        .logical_page = (uint32_t) start,
+        .count = (uint32_t) (page - start),
+        .kind = r->kind,
+        .flags = VSWAP_RECORD_RELOCATED,
+      };
+      uint32_t address;
+      const int ret = vswap_head_append (store, store->gc_head, &copy, NULL,
+                                         &address);
+      if (ret < 0)
+        return ret;
+      STAT_ADD (store, gc_records_moved, 1);
+      STAT_ADD (store, gc_bytes_moved, VSWAP_RECORD_HEADER_SIZE);
+    }
+  }
+  return 0;
+}
+
+static int
+relocate_data (struct vswap_store *store, const uint8_t *record,
+               const struct vswap_record_header *r, uint32_t old_address)
+{
+  const uint64_t page = r->logical_page;
+  const vswap_map_entry e = store->map[page];
+  const bool stored_here = vswap_map_is_stored (e) &&
+    vswap_map_address (e) == old_address;
+  /* A same-filled page mapped through the pattern table does not say which
+   * record it came from: copy it whenever the pattern still matches (a
+   * duplicate of a newer identical record is harmless). */
+  const bool same_here = r->kind == VSWAP_RECORD_SAME &&
+    vswap_map_is_same (e) &&
+    vswap_pattern_get (&store->patterns, vswap_map_pattern_index (e))
+    == r->pattern;
+
+  if (!stored_here && !same_here)
+    return 0;
+
+  const uint32_t size = vswap_record_size (r->payload_length,
+                                           store->address_shift);
+  uint32_t address;
+  const int ret = vswap_head_append_encoded (store, store->gc_head, record,
+                                             size, r->kind != VSWAP_RECORD_SAME,
+                                             &address);
+  if (ret < 0)
+    return ret;
+  STAT_ADD (store, gc_records_moved, 1);
+  STAT_ADD (store, gc_bytes_moved, size);
+
+  if (stored_here) {
+    if (r->kind == VSWAP_RECORD_SAME)
+      vswap_segment_count_data (store, address, size);
+    const bool readin = vswap_bitmap_get (store->readin, page);
+    struct segment *from =
+      &store->segments[vswap_segment_of_address (store, old_address, NULL)];
+    struct segment *to =
+      &store->segments[vswap_segment_of_address (store, address, NULL)];
+    from->live_records--;
+    to->live_records++;
+    if (readin) {
+      from->readin_records--;
+      to->readin_records++;
+    }
+    store->map[page] = vswap_map_stored (address);
+  }
+  return 0;
+}
+
+void
+vswap_segment_free (struct vswap_store *store, uint64_t index)
+{
+  struct segment *s = &store->segments[index];
+  const struct vswap_geometry *g = &store->medium->geometry;
+
+  pthread_rwlock_wrlock (&store->reuse_lock);
+  if (g->can_discard && !store->options.read_only) {
+    if (vswap_medium_discard (store->medium, segment_offset (store, index),
+                              store->segment_size) == 0) {
+      STAT_ADD (store, media_discard_bytes, store->segment_size);
+      if (g->discard_zeroes)
+        s->generation = 0;
+    }
+  }
+  if (s->generation != 0 && s->stale_generation == 0)
+    s->stale_generation = s->generation;
+  s->generation = 0;
+  s->erase_count++;
+  s->state = SEGMENT_FREE;
+  s->data_records = s->data_bytes = 0;
+  s->live_records = s->readin_records = 0;
+  store->free_segments++;
+  STAT_ADD (store, segments_erased, 1);
+  pthread_rwlock_unlock (&store->reuse_lock);
+}
+
+/* Copy the live records of VICTIM elsewhere, then erase it. */
+static int
+collect (struct vswap_store *store, uint64_t victim)
+{
+  struct segment *s = &store->segments[victim];
+  const uint64_t base = segment_offset (store, victim);
+  uint8_t *buffer = store->gc_buffer;
+  int r;
+
+  assert (s->state == SEGMENT_CLOSED);
+  STAT_ADD (store, gc_runs, 1);
+  const uint64_t oldest_other = oldest_other_content (store, victim);
+
+  /* Only the written part is read; recovery set last_sequence but not the
+   * length, so read the whole segment: GC reads are sequential anyway. */
+  r = vswap_medium_read (store->medium, buffer, store->segment_size, base);
+  if (r < 0) {
+    STAT_ADD (store, io_errors, 1);
+    return r;
+  }
+  STAT_ADD (store, media_read_bytes, store->segment_size);
+
+  uint32_t offset = 0;
+  while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
+    struct vswap_chunk_header chunk;
+    if (!vswap_chunk_header_decode (buffer + offset, &chunk) ||
+        memcmp (chunk.uuid, store->superblock.uuid, 16) != 0 ||
+        chunk.generation != s->generation ||
+        chunk.length < VSWAP_CHUNK_HEADER_SIZE ||
+        offset + chunk.length > store->segment_size)
+      break;
+
+    uint32_t at = offset + VSWAP_CHUNK_HEADER_SIZE;
+    for (uint32_t i = 0; i < chunk.record_count; i++) {
+      struct vswap_record_header rec;
+      if (at + VSWAP_RECORD_HEADER_SIZE > offset + chunk.length ||
+          !vswap_record_header_decode (buffer + at, store->seed,
+                                       chunk.generation, &rec))
+        break;              /* damaged: what follows cannot be parsed */
+      const uint32_t size = vswap_record_size (rec.payload_length,
+                                               store->address_shift);
+      if (at + size > offset + chunk.length)
+        break;
+      const uint32_t address = (uint32_t) ((base + at)
+                                           >> store->address_shift);
+      if (rec.kind == VSWAP_RECORD_ZERO || rec.kind == VSWAP_RECORD_TRIM) {
+        if (oldest_other < chunk.sequence)
+          r = relocate_tombstone (store, &rec);
+      }
+      else if (rec.logical_page < store->pages)
+        r = relocate_data (store, buffer + at, &rec, address);
+      if (r < 0)
+        return r;
+      at += size;
+    }
+    offset = round_up (offset + chunk.length, store->write_unit);
+  }
+
+  /* Before the victim goes, everything that supersedes its records must
+   * be durable: the copies, and the newer writes that made the rest dead
+   * (else a crash could bring back an even older version). */
+  r = vswap_store_seal_all (store);
+  if (r == 0)
+    r = vswap_medium_flush (store->medium);
+  if (r < 0) {
+    store->failed = r;
+    STAT_ADD (store, io_errors, 1);
+    return r;
+  }
+  if (s->live_records != 0) {
+    /* A damaged record hid some live ones from the parser: their pages
+     * still read (or fail) through their own addresses, so keep the
+     * segment as it is and never pick it again. */
+    s->state = SEGMENT_PINNED;
+    return 0;
+  }
+  vswap_segment_free (store, victim);
+  return 0;
+}
+
+int
+vswap_gc_make_room (struct vswap_store *store)
+{
+  int r = 0;
+
+  assert (!store->collecting);
+  store->collecting = true;
+  while (store->free_segments <= store->reserve) {
+    const int64_t victim = choose_victim (store);
+    if (victim < 0) {
+      r = -ENOSPC;
+      break;
+    }
+    r = collect (store, (uint64_t) victim);
+    if (r < 0)
+      break;
+  }
+  store->collecting = false;
+  return r;
+}

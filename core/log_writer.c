@@ -1,0 +1,307 @@
+/* vswap: the log writer.  Records are appended to a write head's RAM image
+ * of its open segment and written to the medium in chunks: whole write
+ * units, strictly in order, never outside the segment's sequential tail.
+ *
+ * Called with store->lock held.
+ */
+#include <config.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/* Records whose bytes count towards a segment's live estimate: the ones
+ * a map entry points at.  Same-filled records mapped through the pattern
+ * table are small, like tombstones, and are not counted. */
+static bool
+is_data_record (uint8_t kind)
+{
+  return kind == VSWAP_RECORD_RAW || kind == VSWAP_RECORD_ZSTD;
+}
+
+int
+vswap_segment_of_address (const struct vswap_store *store, uint32_t address,
+                          uint32_t *offset)
+{
+  const uint64_t byte = (uint64_t) address << store->address_shift;
+  if (offset)
+    *offset = byte % store->segment_size;
+  return (int) (byte / store->segment_size);
+}
+
+struct head *
+vswap_head_of_segment (struct vswap_store *store, uint64_t segment)
+{
+  for (int i = 0; i < 2; i++)
+    if (store->heads[i].segment == (int64_t) segment)
+      return &store->heads[i];
+  return NULL;
+}
+
+void
+vswap_map_release (struct vswap_store *store, uint64_t page)
+{
+  const vswap_map_entry e = store->map[page];
+  const bool readin = vswap_bitmap_get (store->readin, page);
+
+  if (vswap_map_is_stored (e)) {
+    struct segment *s =
+      &store->segments[vswap_segment_of_address (store, vswap_map_address (e),
+                                                 NULL)];
+    assert (s->live_records > 0);
+    s->live_records--;
+    if (readin) {
+      assert (s->readin_records > 0);
+      s->readin_records--;
+    }
+  }
+  else if (vswap_map_is_same (e))
+    vswap_pattern_release (&store->patterns, vswap_map_pattern_index (e));
+  if (readin)
+    vswap_bitmap_set (store->readin, page, false);
+  store->map[page] = VSWAP_MAP_UNMAPPED;
+}
+
+/* Take a free segment for HEAD.  Wear levelling starts here: the least
+ * erased free segment is taken first. */
+static int
+open_segment (struct vswap_store *store, struct head *head)
+{
+  int r;
+
+  /* The user head leaves the reserve to GC, so that GC always has
+   * somewhere to copy live records to. */
+  if (!store->collecting && store->free_segments <= store->reserve) {
+    r = vswap_gc_make_room (store);
+    if (r < 0)
+      return r;
+    /* GC may have opened a segment for this very head (one open segment
+     * shared by user and GC). */
+    if (head->segment >= 0)
+      return 0;
+  }
+  if (store->free_segments == 0)
+    return -ENOSPC;
+
+  int64_t best = -1;
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    const struct segment *s = &store->segments[i];
+    if (s->state != SEGMENT_FREE)
+      continue;
+    if (best < 0 || s->erase_count < store->segments[best].erase_count ||
+        (s->erase_count == store->segments[best].erase_count &&
+         s->generation == 0 && store->segments[best].generation != 0))
+      best = (int64_t) i;
+  }
+  assert (best >= 0);
+
+  struct segment *s = &store->segments[best];
+  if (s->generation != 0 && s->stale_generation == 0)
+    s->stale_generation = s->generation;
+  s->state = SEGMENT_OPEN;
+  s->generation = ++store->sequence;
+  s->last_sequence = s->generation;
+  s->data_records = s->data_bytes = 0;
+  s->live_records = s->readin_records = 0;
+  store->free_segments--;
+
+  head->segment = best;
+  head->generation = s->generation;
+  head->fill = head->written = 0;
+  head->chunk_open = false;
+  head->chunk_records = 0;
+  return 0;
+}
+
+int
+vswap_head_seal (struct vswap_store *store, struct head *head, bool last)
+{
+  if (head->segment < 0 || !head->chunk_open)
+    return 0;
+  if (store->failed)
+    return store->failed;
+
+  struct segment *s = &store->segments[head->segment];
+  uint8_t *chunk = head->buffer + head->chunk_start;
+  const uint32_t length = head->fill - head->chunk_start;
+  struct vswap_chunk_header h = {
+    .sequence = ++store->sequence,
+    .generation = head->generation,
+    .length = length,
+    .record_count = head->chunk_records,
+    .erase_count = s->erase_count,
+    .flags = last ? VSWAP_CHUNK_LAST : 0,
+    .body_checksum = vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
+                                     length - VSWAP_CHUNK_HEADER_SIZE,
+                                     store->seed),
+  };
+  memcpy (h.uuid, store->superblock.uuid, 16);
+  vswap_chunk_header_encode (&h, chunk);
+
+  assert (head->written == head->chunk_start);
+  const uint32_t end = round_up (head->fill, store->write_unit);
+  assert (end <= store->segment_size);
+  memset (head->buffer + head->fill, 0, end - head->fill);
+  STAT_ADD (store, media_padding_bytes, end - head->fill);
+
+  const int r = vswap_medium_write (store->medium,
+                                    head->buffer + head->written,
+                                    end - head->written,
+                                    segment_offset (store, head->segment)
+                                    + head->written);
+  if (r < 0) {
+    store->failed = r;
+    STAT_ADD (store, io_errors, 1);
+    return r;
+  }
+  STAT_ADD (store, media_write_bytes, end - head->written);
+  STAT_ADD (store, media_writes, 1);
+  if (head->written == 0)
+    s->stale_generation = 0;    /* the old content is now unreachable */
+  head->fill = head->written = end;
+  head->chunk_open = false;
+  head->chunk_records = 0;
+  s->last_sequence = h.sequence;
+  return 0;
+}
+
+/* Close HEAD's segment: its last chunk says so, reads go to the medium. */
+static int
+close_segment (struct vswap_store *store, struct head *head)
+{
+  const int r = vswap_head_seal (store, head, true);
+  if (r < 0)
+    return r;
+  store->segments[head->segment].state = SEGMENT_CLOSED;
+  head->segment = -1;
+  return 0;
+}
+
+/* Make room for SIZE record bytes in HEAD (opening a chunk if needed) and
+ * return where they go. */
+static int
+reserve (struct vswap_store *store, struct head *head, uint32_t size,
+         uint8_t **where, uint32_t *address)
+{
+  int r;
+
+  if (store->failed)
+    return store->failed;
+  for (;;) {
+    if (head->segment >= 0) {
+      const uint32_t need = size +
+        (head->chunk_open ? 0 : VSWAP_CHUNK_HEADER_SIZE);
+      if ((uint64_t) head->fill + need <= store->segment_size)
+        break;
+      r = close_segment (store, head);
+      if (r < 0)
+        return r;
+    }
+    r = open_segment (store, head);
+    if (r < 0)
+      return r;
+  }
+  if (!head->chunk_open) {
+    head->chunk_start = head->fill;
+    head->fill += VSWAP_CHUNK_HEADER_SIZE;
+    head->chunk_open = true;
+    head->chunk_records = 0;
+  }
+  *where = head->buffer + head->fill;
+  *address = (uint32_t) ((segment_offset (store, head->segment) + head->fill)
+                         >> store->address_shift);
+  return 0;
+}
+
+/* Account for a record just placed, and write the chunk out once enough
+ * has gathered. */
+static int
+commit (struct vswap_store *store, struct head *head, uint32_t size,
+        bool data)
+{
+  struct segment *s = &store->segments[head->segment];
+
+  head->fill += size;
+  head->chunk_records++;
+  if (data) {
+    s->data_records++;
+    s->data_bytes += size;
+  }
+  if (head->fill - head->written >= store->seal_threshold)
+    return vswap_head_seal (store, head, false);
+  return 0;
+}
+
+int
+vswap_head_append (struct vswap_store *store, struct head *head,
+                   const struct vswap_record_header *header,
+                   const void *payload, uint32_t *address)
+{
+  const uint32_t size = vswap_record_size (header->payload_length,
+                                           store->address_shift);
+  uint8_t *where;
+  int r = reserve (store, head, size, &where, address);
+  if (r < 0)
+    return r;
+  vswap_record_header_encode (header, store->seed, head->generation, where);
+  memcpy (where + VSWAP_RECORD_HEADER_SIZE, payload, header->payload_length);
+  memset (where + VSWAP_RECORD_HEADER_SIZE + header->payload_length, 0,
+          size - VSWAP_RECORD_HEADER_SIZE - header->payload_length);
+  return commit (store, head, size, is_data_record (header->kind));
+}
+
+int
+vswap_head_append_encoded (struct vswap_store *store, struct head *head,
+                           const uint8_t *record, uint32_t size, bool data,
+                           uint32_t *address)
+{
+  uint8_t *where;
+  int r = reserve (store, head, size, &where, address);
+  if (r < 0)
+    return r;
+  memcpy (where, record, size);
+  vswap_record_header_restamp (where, store->seed, head->generation);
+  return commit (store, head, size, data);
+}
+
+void
+vswap_segment_count_data (struct vswap_store *store, uint32_t address,
+                          uint32_t size)
+{
+  struct segment *s =
+    &store->segments[vswap_segment_of_address (store, address, NULL)];
+  s->data_records++;
+  s->data_bytes += size;
+}
+
+int
+vswap_head_close (struct vswap_store *store, struct head *head)
+{
+  if (head->segment < 0)
+    return 0;
+  /* With nothing pending, an empty chunk carries the mark, so that the
+   * segment's real last chunk is not taken for a torn write later. */
+  if (!head->chunk_open &&
+      head->fill + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
+    head->chunk_start = head->fill;
+    head->fill += VSWAP_CHUNK_HEADER_SIZE;
+    head->chunk_open = true;
+    head->chunk_records = 0;
+  }
+  return close_segment (store, head);
+}
+
+int
+vswap_store_seal_all (struct vswap_store *store)
+{
+  for (int i = 0; i < 2; i++) {
+    if (i == 1 && store->gc_head == store->user_head)
+      break;
+    const int r = vswap_head_seal (store, &store->heads[i], false);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}

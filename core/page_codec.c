@@ -1,0 +1,80 @@
+/* vswap: page classification and compression (see page_codec.h). */
+#include <config.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "on_medium.h"
+#include "page_codec.h"
+
+enum vswap_page_class
+vswap_page_classify (const void *page, uint64_t *pattern)
+{
+  const uint8_t *bytes = page;
+  uint64_t first, word;
+
+  /* The client's buffer may sit at any address: load words with memcpy,
+   * which compiles to plain loads where alignment allows.  Most data pages
+   * differ within the first few words, so this loop usually ends at once. */
+  memcpy (&first, bytes, sizeof first);
+  for (size_t i = sizeof first; i < VSWAP_CODEC_PAGE; i += sizeof word) {
+    memcpy (&word, bytes + i, sizeof word);
+    if (word != first)
+      return VSWAP_PAGE_DATA;
+  }
+  if (first == 0)
+    return VSWAP_PAGE_ZERO;
+  *pattern = first;
+  return VSWAP_PAGE_SAME;
+}
+
+void
+vswap_page_fill (void *page, uint64_t pattern)
+{
+  uint8_t *bytes = page;
+  for (size_t i = 0; i < VSWAP_CODEC_PAGE; i += sizeof pattern)
+    memcpy (bytes + i, &pattern, sizeof pattern);
+}
+
+uint16_t
+vswap_page_encode (ZSTD_CCtx *cctx, int level, const void *page, void *out,
+                   uint8_t *kind)
+{
+  if (cctx) {
+    /* A destination smaller than the page makes zstd give up as soon as
+     * the frame would not save an eighth: no wasted full compression. */
+    const size_t n = ZSTD_compressCCtx (cctx, out,
+                                        VSWAP_CODEC_COMPRESSED_LIMIT,
+                                        page, VSWAP_CODEC_PAGE, level);
+    if (!ZSTD_isError (n)) {
+      *kind = VSWAP_RECORD_ZSTD;
+      return (uint16_t) n;
+    }
+  }
+  memcpy (out, page, VSWAP_CODEC_PAGE);
+  *kind = VSWAP_RECORD_RAW;
+  return VSWAP_CODEC_PAGE;
+}
+
+int
+vswap_page_decode (ZSTD_DCtx *dctx, uint8_t kind, const void *payload,
+                   uint16_t length, void *page)
+{
+  switch (kind) {
+  case VSWAP_RECORD_RAW:
+    if (length != VSWAP_CODEC_PAGE)
+      return -EIO;
+    memcpy (page, payload, VSWAP_CODEC_PAGE);
+    return 0;
+  case VSWAP_RECORD_ZSTD: {
+    const size_t n = ZSTD_decompressDCtx (dctx, page, VSWAP_CODEC_PAGE,
+                                          payload, length);
+    if (ZSTD_isError (n) || n != VSWAP_CODEC_PAGE)
+      return -EIO;
+    return 0;
+  }
+  default:
+    return -EIO;
+  }
+}

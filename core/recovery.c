@@ -1,0 +1,455 @@
+/* vswap: rebuilding the map from the medium, and checking it.
+ *
+ * Every chunk carries a global sequence number; replaying all chunks in
+ * that order rebuilds the map exactly as it was.  Segments are read one
+ * at a time in the order of their generation; only segments that were
+ * open together (the user and GC heads) interleave, so a merge over the
+ * few segments whose ranges overlap replays everything in order while
+ * holding only those few in memory.
+ */
+#include <config.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "page_codec.h"
+#include "store_internal.h"
+
+static void
+report (struct vswap_store *store, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+static void
+report (struct vswap_store *store, const char *fmt, ...)
+{
+  char message[512];
+  va_list ap;
+
+  if (!store->options.report)
+    return;
+  va_start (ap, fmt);
+  vsnprintf (message, sizeof message, fmt, ap);
+  va_end (ap);
+  store->options.report (store->options.report_opaque, message);
+}
+
+/* One segment being replayed: its image and the chain of its chunks. */
+struct replay {
+  uint64_t segment;
+  uint8_t *image;
+  uint32_t *chunks;             /* offsets of valid chunks, in order */
+  uint32_t chunk_count;
+  uint32_t next;                /* index of the next chunk to replay */
+};
+
+/* Walk the chunk chain of a segment image: chunks of this store and this
+ * generation, with increasing sequence numbers.  The first one that does
+ * not fit ends the segment's content. */
+static void
+find_chunks (const struct vswap_store *store, uint64_t generation,
+             struct replay *r)
+{
+  uint32_t offset = 0;
+  uint64_t previous = 0;
+
+  r->chunk_count = 0;
+  while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
+    struct vswap_chunk_header h;
+    if (!vswap_chunk_header_decode (r->image + offset, &h) ||
+        memcmp (h.uuid, store->superblock.uuid, 16) != 0 ||
+        h.generation != generation || h.sequence <= previous ||
+        h.length < VSWAP_CHUNK_HEADER_SIZE ||
+        h.length > store->segment_size - offset)
+      break;
+    r->chunks[r->chunk_count++] = offset;
+    previous = h.sequence;
+    offset = round_up (offset + h.length, store->write_unit);
+  }
+}
+
+static uint64_t
+chunk_sequence (const struct replay *r)
+{
+  return vswap_get64 (r->image + r->chunks[r->next] + 24);
+}
+
+/* Apply one record found at ADDRESS. */
+static void
+apply_record (struct vswap_store *store, struct segment *s,
+              const struct vswap_record_header *h, uint32_t address,
+              uint32_t size)
+{
+  const uint64_t page = h->logical_page;
+
+  switch (h->kind) {
+  case VSWAP_RECORD_ZERO:
+  case VSWAP_RECORD_TRIM:
+    for (uint64_t p = page; p < page + h->count && p < store->pages; p++) {
+      vswap_map_release (store, p);
+      store->map[p] = h->kind == VSWAP_RECORD_ZERO ? VSWAP_MAP_ZERO
+        : VSWAP_MAP_UNMAPPED;
+    }
+    return;
+  default:
+    vswap_map_release (store, page);
+    if (h->kind == VSWAP_RECORD_SAME) {
+      const int32_t index = vswap_pattern_acquire (&store->patterns,
+                                                   h->pattern);
+      if (index >= 0) {
+        store->map[page] = vswap_map_same ((uint32_t) index);
+        return;
+      }
+    }
+    s->data_records++;
+    s->data_bytes += size;
+    store->map[page] = vswap_map_stored (address);
+    s->live_records++;
+  }
+}
+
+static void
+replay_chunk (struct vswap_store *store, struct replay *r)
+{
+  const uint32_t offset = r->chunks[r->next];
+  const uint8_t *chunk = r->image + offset;
+  struct segment *s = &store->segments[r->segment];
+  struct vswap_chunk_header h;
+  const uint64_t base = segment_offset (store, r->segment);
+
+  vswap_chunk_header_decode (chunk, &h);
+  const bool body_ok =
+    vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
+                    h.length - VSWAP_CHUNK_HEADER_SIZE, store->seed)
+    == h.body_checksum;
+  /* The last chunk of a segment that was never closed is where a crash
+   * tears a write.  Its damaged records were never flushed: skip them, so
+   * the older copy stays.  Anywhere else damage is rot of flushed data,
+   * and the page must read as an error, never as an older version. */
+  const bool torn = !body_ok && r->next + 1 == r->chunk_count &&
+    !(h.flags & VSWAP_CHUNK_LAST);
+
+  if (h.sequence > store->sequence)
+    store->sequence = h.sequence;
+  s->last_sequence = h.sequence;
+
+  uint32_t at = VSWAP_CHUNK_HEADER_SIZE;
+  for (uint32_t i = 0; i < h.record_count; i++) {
+    struct vswap_record_header rec;
+    if (at + VSWAP_RECORD_HEADER_SIZE > h.length ||
+        !vswap_record_header_decode (chunk + at, store->seed, h.generation,
+                                     &rec) ||
+        at + vswap_record_size (rec.payload_length, store->address_shift)
+        > round_up (h.length, 16)) {
+      report (store, "segment %" PRIu64 " offset %" PRIu32 ": %s record "
+              "header; the rest of this chunk (%" PRIu32 " records) is "
+              "skipped", r->segment, offset + at,
+              torn ? "torn" : "damaged", h.record_count - i);
+      break;
+    }
+    const uint32_t size = vswap_record_size (rec.payload_length,
+                                             store->address_shift);
+    if ((uint64_t) rec.logical_page + rec.count > store->pages) {
+      report (store, "segment %" PRIu64 " offset %" PRIu32 ": record for "
+              "page %" PRIu32 " is beyond the logical size; ignored",
+              r->segment, offset + at, rec.logical_page);
+      at += size;
+      continue;
+    }
+    if (!body_ok &&
+        vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
+                                rec.payload_length, store->seed,
+                                rec.logical_page) != rec.payload_checksum) {
+      report (store, "page %" PRIu32 ": %s (segment %" PRIu64 " offset %"
+              PRIu32 ")%s", rec.logical_page,
+              torn ? "torn write after a crash" : "checksum mismatch",
+              r->segment, offset + at,
+              torn ? "; the previous copy is kept" :
+              "; reading it returns an I/O error");
+      if (torn) {
+        at += size;
+        continue;
+      }
+    }
+    apply_record (store, s,  &rec,
+                  (uint32_t) ((base + offset + at) >> store->address_shift),
+                  size);
+    at += size;
+  }
+}
+
+static int
+compare_generation (const void *a, const void *b, void *segments)
+{
+  const struct segment *s = segments;
+  const uint64_t ga = s[*(const uint64_t *) a].generation;
+  const uint64_t gb = s[*(const uint64_t *) b].generation;
+  return ga < gb ? -1 : ga > gb;
+}
+
+static int
+load_segment (struct vswap_store *store, uint64_t segment, struct replay *r)
+{
+  r->segment = segment;
+  r->next = 0;
+  const int ret = vswap_medium_read (store->medium, r->image,
+                                     store->segment_size,
+                                     segment_offset (store, segment));
+  if (ret < 0)
+    return ret;
+  STAT_ADD (store, media_read_bytes, store->segment_size);
+  find_chunks (store, store->segments[segment].generation, r);
+  return 0;
+}
+
+int
+vswap_recover (struct vswap_store *store, struct vswap_error *err)
+{
+  const uint32_t header_read = store->read_unit > VSWAP_CHUNK_HEADER_SIZE ?
+    store->read_unit : VSWAP_CHUNK_HEADER_SIZE;
+  uint8_t *header = NULL;
+  uint64_t *order = NULL;
+  struct replay *active = NULL;
+  size_t active_count = 0, active_size = 0;
+  uint64_t ordered = 0;
+  int r = 0;
+
+  /* 1. Which segments hold content of this store, and of which age. */
+  if (posix_memalign ((void **) &header, VSWAP_MEDIUM_BUFFER_ALIGN,
+                      round_up (header_read, VSWAP_MEDIUM_BUFFER_ALIGN)))
+    return vswap_error_set (err, ENOMEM, "out of memory");
+  order = calloc (store->segment_count, sizeof *order);
+  if (!order) {
+    r = vswap_error_set (err, ENOMEM, "out of memory");
+    goto out;
+  }
+  for (uint64_t i = 1; i + 1 < store->segment_count; i++) {
+    struct segment *s = &store->segments[i];
+    struct vswap_chunk_header h;
+    r = vswap_medium_read (store->medium, header, header_read,
+                           segment_offset (store, i));
+    if (r < 0) {
+      vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
+                       store->medium->description, i, strerror (-r));
+      goto out;
+    }
+    if (vswap_chunk_header_decode (header, &h) &&
+        memcmp (h.uuid, store->superblock.uuid, 16) == 0) {
+      s->state = SEGMENT_CLOSED;
+      s->generation = h.generation;
+      s->erase_count = h.erase_count;
+      if (h.generation > store->sequence)
+        store->sequence = h.generation;
+      order[ordered++] = i;
+    }
+    else {
+      s->state = SEGMENT_FREE;
+      store->free_segments++;
+    }
+  }
+  qsort_r (order, ordered, sizeof *order, compare_generation,
+           store->segments);
+
+  /* 2. Replay chunks in sequence order, merging the segments whose
+   * sequence ranges overlap. */
+  uint64_t pending = 0;
+  for (;;) {
+    /* Load the next segment while it may hold the next chunk. */
+    while (pending < ordered) {
+      uint64_t lowest = UINT64_MAX;
+      for (size_t i = 0; i < active_count; i++)
+        if (chunk_sequence (&active[i]) < lowest)
+          lowest = chunk_sequence (&active[i]);
+      if (store->segments[order[pending]].generation > lowest)
+        break;
+      if (active_count == active_size) {
+        struct replay *bigger = realloc (active, (active_size + 2)
+                                         * sizeof *active);
+        if (!bigger) {
+          r = vswap_error_set (err, ENOMEM, "out of memory");
+          goto out;
+        }
+        active = bigger;
+        for (size_t i = active_size; i < active_size + 2; i++) {
+          active[i].image = NULL;
+          active[i].chunks = calloc (store->segment_size / store->write_unit
+                                     + 1, sizeof (uint32_t));
+          if (!active[i].chunks ||
+              posix_memalign ((void **) &active[i].image,
+                              VSWAP_MEDIUM_BUFFER_ALIGN,
+                              store->segment_size)) {
+            active_size = i + 1;
+            r = vswap_error_set (err, ENOMEM, "out of memory");
+            goto out;
+          }
+        }
+        active_size += 2;
+      }
+      struct replay *slot = &active[active_count];
+      r = load_segment (store, order[pending++], slot);
+      if (r < 0) {
+        vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
+                         store->medium->description, slot->segment,
+                         strerror (-r));
+        goto out;
+      }
+      if (slot->chunk_count > 0)
+        active_count++;
+    }
+    if (active_count == 0)
+      break;
+
+    size_t first = 0;
+    for (size_t i = 1; i < active_count; i++)
+      if (chunk_sequence (&active[i]) < chunk_sequence (&active[first]))
+        first = i;
+    replay_chunk (store, &active[first]);
+    if (++active[first].next == active[first].chunk_count) {
+      /* Done with this segment: keep its buffers for the next one. */
+      struct replay done = active[first];
+      active[first] = active[--active_count];
+      active[active_count] = done;
+    }
+  }
+
+ out:
+  for (size_t i = 0; i < active_size; i++) {
+    free (active[i].image);
+    free (active[i].chunks);
+  }
+  free (active);
+  free (order);
+  free (header);
+  return r;
+}
+
+/* ---- check ---- */
+
+int64_t
+vswap_store_check (struct vswap_store *store,
+                   void (*problem) (void *, const char *), void *opaque,
+                   uint64_t *records_checked)
+{
+  uint8_t *image = NULL;
+  int64_t problems = 0;
+  uint64_t checked = 0;
+  char message[512];
+  ZSTD_DCtx *dctx = ZSTD_createDCtx ();
+  uint8_t page[VSWAP_PAGE_SIZE];
+  /* Pages already named, so that one flipped bit is one problem. */
+  uint64_t *named = calloc ((store->pages + 63) / 64, sizeof *named);
+
+  if (!dctx || !named || posix_memalign ((void **) &image, VSWAP_MEDIUM_BUFFER_ALIGN,
+                               store->segment_size)) {
+    ZSTD_freeDCtx (dctx);
+    free (named);
+    return -ENOMEM;
+  }
+
+#define PROBLEM(...)                                            \
+  do {                                                          \
+    snprintf (message, sizeof message, __VA_ARGS__);            \
+    if (problem)                                                \
+      problem (opaque, message);                                \
+    problems++;                                                 \
+  } while (0)
+
+  pthread_mutex_lock (&store->lock);
+  for (uint64_t seg = 1; seg + 1 < store->segment_count; seg++) {
+    const struct segment *s = &store->segments[seg];
+    if (s->state == SEGMENT_FREE || s->state == SEGMENT_OPEN)
+      continue;
+    const uint64_t base = segment_offset (store, seg);
+    const int r = vswap_medium_read (store->medium, image,
+                                     store->segment_size, base);
+    if (r < 0) {
+      PROBLEM ("segment %" PRIu64 ": cannot read: %s", seg, strerror (-r));
+      continue;
+    }
+    uint32_t offset = 0;
+    uint64_t previous = 0;
+    while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
+      struct vswap_chunk_header h;
+      if (!vswap_chunk_header_decode (image + offset, &h) ||
+          memcmp (h.uuid, store->superblock.uuid, 16) != 0 ||
+          h.generation != s->generation || h.sequence <= previous ||
+          h.length < VSWAP_CHUNK_HEADER_SIZE ||
+          h.length > store->segment_size - offset)
+        break;
+      previous = h.sequence;
+      uint32_t at = VSWAP_CHUNK_HEADER_SIZE;
+      for (uint32_t i = 0; i < h.record_count; i++) {
+        const uint8_t *rec = image + offset + at;
+        struct vswap_record_header rh;
+        checked++;
+        if (at + VSWAP_RECORD_HEADER_SIZE > h.length ||
+            !vswap_record_header_decode (rec, store->seed, h.generation,
+                                         &rh)) {
+          PROBLEM ("segment %" PRIu64 " offset %" PRIu32 ": damaged record "
+                   "header; %" PRIu32 " records of this chunk unreadable",
+                   seg, offset + at, h.record_count - i);
+          break;
+        }
+        const uint32_t size = vswap_record_size (rh.payload_length,
+                                                 store->address_shift);
+        const uint32_t address = (uint32_t) ((base + offset + at)
+                                             >> store->address_shift);
+        const bool live = rh.logical_page < store->pages &&
+          store->map[rh.logical_page] == vswap_map_stored (address);
+        if (rh.kind == VSWAP_RECORD_RAW || rh.kind == VSWAP_RECORD_ZSTD ||
+            rh.kind == VSWAP_RECORD_SAME) {
+          if (vswap_payload_checksum (rec + VSWAP_RECORD_HEADER_SIZE,
+                                      rh.payload_length, store->seed,
+                                      rh.logical_page)
+              != rh.payload_checksum) {
+            if (rh.logical_page < store->pages)
+              vswap_bitmap_set (named, rh.logical_page, true);
+            PROBLEM ("page %" PRIu32 " (byte offset %" PRIu64 "): checksum "
+                     "mismatch in segment %" PRIu64 " offset %" PRIu32
+                     " (%s copy)", rh.logical_page,
+                     (uint64_t) rh.logical_page * VSWAP_PAGE_SIZE, seg,
+                     offset + at, live ? "live" : "dead");
+          }
+          else if (rh.kind != VSWAP_RECORD_SAME &&
+                   vswap_page_decode (dctx, rh.kind,
+                                      rec + VSWAP_RECORD_HEADER_SIZE,
+                                      rh.payload_length, page) < 0)
+            PROBLEM ("page %" PRIu32 " (byte offset %" PRIu64 "): does not "
+                     "decompress (segment %" PRIu64 " offset %" PRIu32 ")",
+                     rh.logical_page,
+                     (uint64_t) rh.logical_page * VSWAP_PAGE_SIZE, seg,
+                     offset + at);
+        }
+        at += size;
+      }
+      offset = round_up (offset + h.length, store->write_unit);
+    }
+  }
+
+  /* Every stored page must point at a record that reads back. */
+  struct io_context ctx = { .dctx = dctx, .read_buffer = image };
+  for (uint64_t p = 0; p < store->pages; p++) {
+    const vswap_map_entry e = store->map[p];
+    if (!vswap_map_is_stored (e))
+      continue;
+    /* vswap_read_record releases the lock. */
+    const int r = vswap_read_record (store, &ctx, p, vswap_map_address (e),
+                                     page);
+    if (r < 0 && !vswap_bitmap_get (named, p))
+      PROBLEM ("page %" PRIu64 " (byte offset %" PRIu64 "): does not read "
+               "back: %s", p, p * VSWAP_PAGE_SIZE, strerror (-r));
+    pthread_mutex_lock (&store->lock);
+  }
+  pthread_mutex_unlock (&store->lock);
+#undef PROBLEM
+
+  free (image);
+  free (named);
+  ZSTD_freeDCtx (dctx);
+  if (records_checked)
+    *records_checked = checked;
+  return problems;
+}

@@ -1,0 +1,1117 @@
+/* vswap: opening, closing and the request paths of the store. */
+#include <config.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "page_codec.h"
+#include "store_internal.h"
+
+#define DEFAULT_IO_CONTEXTS 16
+/* Bytes gathered before a chunk is written.  Every chunk ends padded to the
+ * write unit, so larger chunks waste less (half a write unit per chunk);
+ * swap never flushes, so what waits in RAM is bounded by this. */
+#define SEAL_THRESHOLD (512 * 1024)
+
+/* ---- I/O contexts: everything a request needs, allocated at open ---- */
+
+static void *
+aligned_alloc_zero (size_t size)
+{
+  void *p;
+  if (posix_memalign (&p, VSWAP_MEDIUM_BUFFER_ALIGN,
+                      round_up (size, VSWAP_MEDIUM_BUFFER_ALIGN)) != 0)
+    return NULL;
+  memset (p, 0, size);
+  return p;
+}
+
+static size_t
+read_buffer_size (const struct vswap_store *store)
+{
+  return round_up (VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE
+                   + 2 * store->read_unit, store->read_unit);
+}
+
+static int
+contexts_create (struct vswap_store *store, unsigned count)
+{
+  store->contexts = calloc (count, sizeof *store->contexts);
+  if (!store->contexts)
+    return -ENOMEM;
+  store->context_count = count;
+  for (unsigned i = 0; i < count; i++) {
+    struct io_context *c = &store->contexts[i];
+    c->cctx = ZSTD_createCCtx ();
+    c->dctx = ZSTD_createDCtx ();
+    c->page = aligned_alloc_zero (VSWAP_PAGE_SIZE);
+    c->payload = aligned_alloc_zero (VSWAP_PAGE_SIZE);
+    c->read_buffer = aligned_alloc_zero (read_buffer_size (store));
+    if (!c->cctx || !c->dctx || !c->page || !c->payload || !c->read_buffer)
+      return -ENOMEM;
+    /* zstd sizes its workspaces on first use: do that now, not while the
+     * kernel waits for a swap write under memory pressure. */
+    for (size_t j = 0; j < VSWAP_PAGE_SIZE; j++)
+      c->page[j] = (uint8_t) (j * 7 / 5);
+    uint8_t kind;
+    const uint16_t n = vswap_page_encode (c->cctx, store->compression_level,
+                                          c->page, c->payload, &kind);
+    if (kind == VSWAP_RECORD_ZSTD &&
+        vswap_page_decode (c->dctx, kind, c->payload, n, c->page) != 0)
+      return -EIO;
+    c->next_free = store->free_contexts;
+    store->free_contexts = c;
+  }
+  return 0;
+}
+
+static void
+contexts_destroy (struct vswap_store *store)
+{
+  for (unsigned i = 0; i < store->context_count; i++) {
+    struct io_context *c = &store->contexts[i];
+    ZSTD_freeCCtx (c->cctx);
+    ZSTD_freeDCtx (c->dctx);
+    free (c->page);
+    free (c->payload);
+    free (c->read_buffer);
+  }
+  free (store->contexts);
+}
+
+static struct io_context *
+context_get (struct vswap_store *store)
+{
+  pthread_mutex_lock (&store->context_lock);
+  while (!store->free_contexts)
+    pthread_cond_wait (&store->context_available, &store->context_lock);
+  struct io_context *c = store->free_contexts;
+  store->free_contexts = c->next_free;
+  pthread_mutex_unlock (&store->context_lock);
+  return c;
+}
+
+static void
+context_put (struct vswap_store *store, struct io_context *c)
+{
+  pthread_mutex_lock (&store->context_lock);
+  c->next_free = store->free_contexts;
+  store->free_contexts = c;
+  pthread_cond_signal (&store->context_available);
+  pthread_mutex_unlock (&store->context_lock);
+}
+
+/* ---- superblock ---- */
+
+static int
+read_superblock_at (struct vswap_medium *medium, uint64_t offset,
+                    struct vswap_superblock *sb)
+{
+  const uint32_t unit = medium->geometry.read_unit > 4096 ?
+    medium->geometry.read_unit : 4096;
+  if (offset + unit > medium->geometry.capacity)
+    return 0;
+  uint8_t *buffer = aligned_alloc_zero (unit);
+  if (!buffer)
+    return -ENOMEM;
+  int r = vswap_medium_read (medium, buffer, unit, offset);
+  if (r == 0)
+    r = vswap_superblock_decode (buffer, sb) ? 1 : 0;
+  free (buffer);
+  return r;
+}
+
+/* Find the newest valid superblock copy.  The second copy sits in the last
+ * segment; if the first is unreadable its segment size is unknown, so try
+ * every size format accepts. */
+static int
+read_superblock (struct vswap_medium *medium, struct vswap_superblock *sb)
+{
+  struct vswap_superblock a, b;
+  int ra = read_superblock_at (medium, 0, &a);
+  if (ra < 0)
+    return ra;
+  int rb = 0;
+  for (uint64_t size = 64 * 1024; size <= (UINT64_C (1) << 30) && rb == 0;
+       size *= 2) {
+    if (ra == 1 && size != a.segment_size)
+      continue;
+    const uint64_t last = medium->geometry.capacity / size;
+    if (last < 2)
+      break;
+    rb = read_superblock_at (medium, (last - 1) * size, &b);
+    if (rb < 0)
+      return rb;
+    if (rb == 1 && b.segment_size != size)
+      rb = 0;
+  }
+  if (ra == 1 && (rb == 0 || a.generation >= b.generation))
+    *sb = a;
+  else if (rb == 1)
+    *sb = b;
+  else
+    return 0;
+  return 1;
+}
+
+int
+vswap_store_probe (struct vswap_medium *medium, struct vswap_error *err)
+{
+  struct vswap_superblock sb;
+  const int r = read_superblock (medium, &sb);
+  if (r < 0)
+    return vswap_error_set (err, -r, "%s: cannot read: %s",
+                            medium->description, strerror (-r));
+  return r;
+}
+
+static bool
+is_power_of_two (uint64_t n)
+{
+  return n && (n & (n - 1)) == 0;
+}
+
+static int
+fill_uuid (uint8_t uuid[16])
+{
+  FILE *f = fopen ("/dev/urandom", "r");
+  if (!f)
+    return -errno;
+  const size_t n = fread (uuid, 1, 16, f);
+  fclose (f);
+  if (n != 16)
+    return -EIO;
+  uuid[6] = (uuid[6] & 0x0f) | 0x40;    /* RFC 4122 version 4 */
+  uuid[8] = (uuid[8] & 0x3f) | 0x80;
+  return 0;
+}
+
+/* Segments a store needs beyond the two superblock copies: the write
+ * heads, the GC reserve, and room for at least one segment of data. */
+#define GC_RESERVE 2
+#define MIN_DATA_SEGMENTS 4
+
+int
+vswap_store_format (struct vswap_medium *medium,
+                    const struct vswap_format_options *options,
+                    void (*progress) (void *, uint64_t, uint64_t),
+                    void *progress_opaque, struct vswap_error *err)
+{
+  const struct vswap_geometry *g = &medium->geometry;
+  struct vswap_superblock sb = { .format_version = VSWAP_FORMAT_VERSION };
+  int r;
+
+  uint64_t segment_size = options->segment_size;
+  if (segment_size == 0)
+    segment_size = g->erase_block >= 64 * 1024 ? g->erase_block
+      : 4 * 1024 * 1024;
+  if (!is_power_of_two (segment_size) || segment_size < 64 * 1024 ||
+      segment_size > (UINT64_C (1) << 30))
+    return vswap_error_set (err, EINVAL,
+                            "segment size %" PRIu64 " is not a power of two "
+                            "from 64K to 1G: give --erase-block e.g. 4M",
+                            segment_size);
+  if (segment_size % g->write_unit || segment_size % g->read_unit)
+    return vswap_error_set (err, EINVAL,
+                            "segment size %" PRIu64 " is not a multiple of "
+                            "the write unit %" PRIu32 ": give a larger "
+                            "--erase-block", segment_size, g->write_unit);
+  if (g->sequential_only && segment_size != g->erase_block)
+    return vswap_error_set (err, EINVAL,
+                            "%s is zoned with %" PRIu32 "-byte zones: the "
+                            "segment size must be the zone size (drop "
+                            "--erase-block)", medium->description,
+                            g->erase_block);
+
+  uint32_t open_segments = options->open_segments ? options->open_segments
+    : 2;
+  if (open_segments > 2)
+    return vswap_error_set (err, EINVAL,
+                            "--open-segments %" PRIu32 ": vswap writes at "
+                            "most 2 segments at once (user data, GC): give "
+                            "1 or 2", open_segments);
+  if (g->max_open_segments && open_segments > g->max_open_segments)
+    open_segments = g->max_open_segments;
+
+  const uint64_t segment_count = g->capacity / segment_size;
+  const uint64_t needed = 2 + open_segments + GC_RESERVE + MIN_DATA_SEGMENTS;
+  if (segment_count < needed)
+    return vswap_error_set (err, ENOSPC,
+                            "%s holds %" PRIu64 " segments of %" PRIu64
+                            " bytes but a store needs at least %" PRIu64
+                            ": use a larger medium or a smaller "
+                            "--erase-block", medium->description,
+                            segment_count, segment_size, needed);
+
+  uint32_t shift = VSWAP_MIN_ADDRESS_SHIFT;
+  while (((segment_count * segment_size) >> shift) > VSWAP_MAP_MAX_ADDRESS)
+    shift++;
+
+  const uint64_t data_segments = segment_count - 2;
+  uint64_t logical_size = options->logical_size;
+  if (logical_size == 0)
+    logical_size = round_down ((data_segments - GC_RESERVE - open_segments)
+                               * segment_size / 10 * 9, VSWAP_PAGE_SIZE);
+  if (logical_size % VSWAP_PAGE_SIZE || logical_size == 0)
+    return vswap_error_set (err, EINVAL,
+                            "logical size %" PRIu64 " is not a positive "
+                            "multiple of 4096: round it to whole pages",
+                            logical_size);
+  if (logical_size / VSWAP_PAGE_SIZE > UINT32_MAX)
+    return vswap_error_set (err, EINVAL,
+                            "logical size %" PRIu64 " is over the 16 TiB "
+                            "a store can export: give a smaller "
+                            "--logical-size", logical_size);
+
+  if (options->compression != VSWAP_COMPRESS_NONE &&
+      options->compression != VSWAP_COMPRESS_ZSTD)
+    return vswap_error_set (err, EINVAL, "unknown compression %d",
+                            (int) options->compression);
+  if (options->compression == VSWAP_COMPRESS_ZSTD &&
+      options->compression_level != 0 &&
+      (options->compression_level < ZSTD_minCLevel () ||
+       options->compression_level > ZSTD_maxCLevel ()))
+    return vswap_error_set (err, EINVAL,
+                            "zstd level %d is outside %d..%d: pick a level "
+                            "in that range (1 is fast)",
+                            options->compression_level, ZSTD_minCLevel (),
+                            ZSTD_maxCLevel ());
+
+  r = fill_uuid (sb.uuid);
+  if (r < 0)
+    return vswap_error_set (err, -r, "cannot read /dev/urandom: %s",
+                            strerror (-r));
+  sb.generation = 1;
+  sb.logical_size = logical_size;
+  sb.medium_size = segment_count * segment_size;
+  sb.segment_size = (uint32_t) segment_size;
+  sb.write_unit = g->write_unit;
+  sb.open_segments = open_segments;
+  sb.address_shift = shift;
+  sb.segment_count = segment_count;
+  sb.compression = options->compression;
+  sb.compression_level = options->compression_level;
+  sb.flags = options->compression_chosen ?
+    VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN : 0;
+  sb.created = (uint64_t) time (NULL);
+
+  /* Erase everything first and write the superblocks last: a format that
+   * is interrupted leaves no store that looks valid but is not. */
+  if (g->can_discard) {
+    for (uint64_t i = 0; i < segment_count; i++) {
+      r = vswap_medium_discard (medium, i * segment_size, segment_size);
+      if (r < 0)
+        return vswap_error_set (err, -r, "%s: discard failed at segment "
+                                "%" PRIu64 ": %s", medium->description, i,
+                                strerror (-r));
+      if (progress && (i % 64 == 63 || i + 1 == segment_count))
+        progress (progress_opaque, i + 1, segment_count);
+    }
+  }
+  else {
+    /* Without discard, old chunks stay readable; they carry another
+     * store's UUID, so recovery ignores them.  Still, wipe the first
+     * header of every segment so that inspect sees a clean store. */
+    uint8_t *zero = aligned_alloc_zero (g->write_unit);
+    if (!zero)
+      return vswap_error_set (err, ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < segment_count && !g->sequential_only; i++) {
+      r = vswap_medium_write (medium, zero, g->write_unit, i * segment_size);
+      if (r < 0) {
+        free (zero);
+        return vswap_error_set (err, -r, "%s: write failed: %s",
+                                medium->description, strerror (-r));
+      }
+      if (progress && (i % 64 == 63 || i + 1 == segment_count))
+        progress (progress_opaque, i + 1, segment_count);
+    }
+    free (zero);
+  }
+
+  const uint32_t sb_size = g->write_unit > 4096 ? g->write_unit : 4096;
+  uint8_t *buffer = aligned_alloc_zero (sb_size);
+  if (!buffer)
+    return vswap_error_set (err, ENOMEM, "out of memory");
+  vswap_superblock_encode (&sb, buffer);
+  r = vswap_medium_write (medium, buffer, sb_size, 0);
+  if (r == 0)
+    r = vswap_medium_write (medium, buffer, sb_size,
+                            (segment_count - 1) * segment_size);
+  free (buffer);
+  if (r == 0)
+    r = vswap_medium_flush (medium);
+  if (r < 0)
+    return vswap_error_set (err, -r, "%s: writing the superblock failed: %s",
+                            medium->description, strerror (-r));
+  return 0;
+}
+
+/* ---- open and close ---- */
+
+static int
+check_superblock (const struct vswap_medium *medium,
+                  const struct vswap_superblock *sb, struct vswap_error *err)
+{
+  const struct vswap_geometry *g = &medium->geometry;
+
+  if (sb->format_version != VSWAP_FORMAT_VERSION)
+    return vswap_error_set (err, EINVAL,
+                            "%s: store format version %" PRIu32 " is not "
+                            "the version %d this vswap reads: use a matching "
+                            "vswap", medium->description,
+                            sb->format_version, VSWAP_FORMAT_VERSION);
+  if (sb->medium_size > g->capacity)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the store was formatted for %" PRIu64
+                            " bytes but the medium has %" PRIu64 ": give the "
+                            "whole medium, or format again",
+                            medium->description, sb->medium_size,
+                            g->capacity);
+  if (!is_power_of_two (sb->segment_size) ||
+      sb->segment_size % g->write_unit || sb->segment_size % g->read_unit ||
+      sb->write_unit % g->write_unit ||
+      sb->segment_count * sb->segment_size != sb->medium_size ||
+      sb->logical_size % VSWAP_PAGE_SIZE ||
+      sb->logical_size / VSWAP_PAGE_SIZE > UINT32_MAX ||
+      sb->address_shift < VSWAP_MIN_ADDRESS_SHIFT ||
+      sb->address_shift > 20 ||
+      (sb->medium_size >> sb->address_shift) > VSWAP_MAP_MAX_ADDRESS ||
+      sb->open_segments < 1 || sb->open_segments > 2)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's geometry does not fit this "
+                            "medium (segment %" PRIu32 ", write unit %" PRIu32
+                            "; medium write unit %" PRIu32 "): the store is "
+                            "damaged or from another device",
+                            medium->description, sb->segment_size,
+                            sb->write_unit, g->write_unit);
+  return 0;
+}
+
+struct vswap_store *
+vswap_store_open (struct vswap_medium *medium,
+                  const struct vswap_open_options *options,
+                  struct vswap_error *err)
+{
+  struct vswap_superblock sb;
+  int r = read_superblock (medium, &sb);
+  if (r < 0) {
+    vswap_error_set (err, -r, "%s: cannot read: %s", medium->description,
+                     strerror (-r));
+    return NULL;
+  }
+  if (r == 0) {
+    vswap_error_set (err, EINVAL,
+                     "%s is not a vswap store (no valid superblock): "
+                     "create one with 'vswap format'", medium->description);
+    return NULL;
+  }
+  /* The write unit the store was formatted with wins over the medium's
+   * default, as long as the device can do it (whole logical blocks). */
+  if (sb.write_unit != medium->geometry.write_unit &&
+      sb.write_unit % medium->geometry.read_unit == 0 &&
+      sb.write_unit > 0 && sb.segment_size % sb.write_unit == 0)
+    medium->geometry.write_unit = sb.write_unit;
+  if (check_superblock (medium, &sb, err) < 0)
+    return NULL;
+
+  struct vswap_store *store = calloc (1, sizeof *store);
+  if (!store) {
+    vswap_error_set (err, ENOMEM, "out of memory");
+    return NULL;
+  }
+  store->medium = medium;
+  store->superblock = sb;
+  store->options = *options;
+  store->seed = vswap_store_seed (sb.uuid);
+  store->address_shift = sb.address_shift;
+  store->segment_size = sb.segment_size;
+  store->write_unit = sb.write_unit;
+  store->read_unit = medium->geometry.read_unit;
+  store->pages = sb.logical_size / VSWAP_PAGE_SIZE;
+  store->segment_count = sb.segment_count;
+  store->seal_threshold = round_up (SEAL_THRESHOLD, sb.write_unit);
+  if (store->seal_threshold > sb.segment_size / 4)
+    store->seal_threshold = round_down (sb.segment_size / 4, sb.write_unit);
+  store->reserve = GC_RESERVE;
+  store->compress = sb.compression == VSWAP_COMPRESS_ZSTD;
+  store->compression_level = sb.compression_level;
+  if (options->override_compression &&
+      !(sb.flags & VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN)) {
+    store->compress = options->compression == VSWAP_COMPRESS_ZSTD;
+    store->compression_level = options->compression_level;
+  }
+  if (store->compression_level == 0)
+    store->compression_level = VSWAP_ZSTD_DEFAULT_LEVEL;
+
+  pthread_mutex_init (&store->lock, NULL);
+  pthread_rwlock_init (&store->reuse_lock, NULL);
+  pthread_mutex_init (&store->context_lock, NULL);
+  pthread_cond_init (&store->context_available, NULL);
+  for (int i = 0; i < STRIPE_LOCKS; i++)
+    pthread_mutex_init (&store->stripes[i], NULL);
+
+  store->map = calloc (store->pages, sizeof *store->map);
+  store->readin = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
+  store->segments = calloc (store->segment_count, sizeof *store->segments);
+  store->gc_buffer = aligned_alloc_zero (store->segment_size);
+  for (int i = 0; i < 2; i++) {
+    store->heads[i].segment = -1;
+    if (!options->read_only)
+      store->heads[i].buffer = aligned_alloc_zero (store->segment_size);
+  }
+  if (!store->map || !store->readin || !store->segments ||
+      !store->gc_buffer ||
+      (!options->read_only && (!store->heads[0].buffer ||
+                               !store->heads[1].buffer))) {
+    vswap_error_set (err, ENOMEM, "out of memory for a store of %" PRIu64
+                     " pages", store->pages);
+    goto fail;
+  }
+  store->user_head = &store->heads[0];
+  store->gc_head = sb.open_segments >= 2 ? &store->heads[1]
+    : &store->heads[0];
+
+  r = contexts_create (store, options->io_contexts ? options->io_contexts
+                       : DEFAULT_IO_CONTEXTS);
+  if (r < 0) {
+    vswap_error_set (err, -r, "cannot set up the I/O contexts: %s",
+                     strerror (-r));
+    goto fail;
+  }
+
+  store->segments[0].state = SEGMENT_SUPERBLOCK;
+  store->segments[store->segment_count - 1].state = SEGMENT_SUPERBLOCK;
+  if (vswap_recover (store, err) < 0)
+    goto fail;
+  return store;
+
+ fail:
+  vswap_store_close (store);
+  return NULL;
+}
+
+int
+vswap_store_flush (struct vswap_store *store)
+{
+  int r = 0;
+
+  STAT_ADD (store, flush_requests, 1);
+  if (store->options.read_only)
+    return 0;
+  pthread_mutex_lock (&store->lock);
+  r = vswap_store_seal_all (store);
+  pthread_mutex_unlock (&store->lock);
+  /* Every chunk sealed above has been written (writes complete under the
+   * lock), so one flush of the medium covers them all. */
+  if (r == 0)
+    r = vswap_medium_flush (store->medium);
+  return r;
+}
+
+static void
+store_free (struct vswap_store *store)
+{
+  if (store->contexts)
+    contexts_destroy (store);
+  free (store->map);
+  free (store->readin);
+  free (store->segments);
+  free (store->gc_buffer);
+  free (store->heads[0].buffer);
+  free (store->heads[1].buffer);
+  pthread_mutex_destroy (&store->lock);
+  pthread_rwlock_destroy (&store->reuse_lock);
+  pthread_mutex_destroy (&store->context_lock);
+  pthread_cond_destroy (&store->context_available);
+  for (int i = 0; i < STRIPE_LOCKS; i++)
+    pthread_mutex_destroy (&store->stripes[i]);
+  free (store);
+}
+
+void
+vswap_store_abandon (struct vswap_store *store)
+{
+  if (store)
+    store_free (store);
+}
+
+int
+vswap_store_close (struct vswap_store *store)
+{
+  int r = 0;
+
+  if (!store)
+    return 0;
+  if (store->map && !store->options.read_only && !store->failed) {
+    pthread_mutex_lock (&store->lock);
+    /* Mark the open segments closed on the medium: their last chunk is
+     * then known to be complete, not a torn tail. */
+    for (int i = 0; i < 2 && r == 0; i++)
+      r = vswap_head_close (store, &store->heads[i]);
+    pthread_mutex_unlock (&store->lock);
+    if (r == 0)
+      r = vswap_medium_flush (store->medium);
+  }
+  store_free (store);
+  return r;
+}
+
+uint64_t
+vswap_store_size (const struct vswap_store *store)
+{
+  return store->pages * VSWAP_PAGE_SIZE;
+}
+
+/* ---- reading ---- */
+
+int
+vswap_read_record (struct vswap_store *store, struct io_context *ctx,
+                   uint64_t page, uint32_t address, void *out)
+{
+  uint32_t offset;
+  const int segment = vswap_segment_of_address (store, address, &offset);
+  const struct head *head = vswap_head_of_segment (store, segment);
+  const uint8_t *record;
+  uint64_t generation;
+
+  if (head) {
+    /* The open segment is served from its RAM image. */
+    generation = head->generation;
+    uint32_t n = head->fill - offset;
+    if (n > VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE)
+      n = VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE;
+    memcpy (ctx->read_buffer, head->buffer + offset, n);
+    pthread_mutex_unlock (&store->lock);
+    record = ctx->read_buffer;
+  }
+  else {
+    generation = store->segments[segment].generation;
+    pthread_rwlock_rdlock (&store->reuse_lock);
+    pthread_mutex_unlock (&store->lock);
+    const uint64_t byte = segment_offset (store, segment) + offset;
+    const uint64_t start = round_down (byte, store->read_unit);
+    uint64_t end = round_up (byte + VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE,
+                             store->read_unit);
+    const uint64_t segment_end = segment_offset (store, segment + 1);
+    if (end > segment_end)
+      end = segment_end;
+    const int r = vswap_medium_read (store->medium, ctx->read_buffer,
+                                     end - start, start);
+    pthread_rwlock_unlock (&store->reuse_lock);
+    if (r < 0) {
+      STAT_ADD (store, io_errors, 1);
+      return r;
+    }
+    STAT_ADD (store, media_read_bytes, end - start);
+    record = ctx->read_buffer + (byte - start);
+  }
+
+  struct vswap_record_header h;
+  if (!vswap_record_header_decode (record, store->seed, generation, &h) ||
+      !(page >= h.logical_page && page - h.logical_page < h.count) ||
+      (h.kind != VSWAP_RECORD_RAW && h.kind != VSWAP_RECORD_ZSTD &&
+       h.kind != VSWAP_RECORD_SAME) ||
+      offset + VSWAP_RECORD_HEADER_SIZE + h.payload_length
+      > store->segment_size ||
+      vswap_payload_checksum (record + VSWAP_RECORD_HEADER_SIZE,
+                              h.payload_length, store->seed,
+                              h.logical_page) != h.payload_checksum) {
+    STAT_ADD (store, checksum_failures, 1);
+    return -EIO;
+  }
+  if (h.kind == VSWAP_RECORD_SAME) {
+    vswap_page_fill (out, h.pattern);
+    return 0;
+  }
+  if (vswap_page_decode (ctx->dctx, h.kind, record + VSWAP_RECORD_HEADER_SIZE,
+                         h.payload_length, out) < 0) {
+    STAT_ADD (store, checksum_failures, 1);
+    return -EIO;
+  }
+  return 0;
+}
+
+/* Apply the read-in policy to PAGE, read from entry E. */
+static void
+note_read_in (struct vswap_store *store, uint64_t page, vswap_map_entry e)
+{
+  if (store->options.readtrim == VSWAP_READTRIM_OFF ||
+      store->options.read_only || !vswap_map_is_stored (e))
+    return;
+  pthread_mutex_lock (&store->lock);
+  if (store->map[page] == e) {
+    if (store->options.readtrim == VSWAP_READTRIM_ON) {
+      vswap_map_release (store, page);
+      store->map[page] = VSWAP_MAP_DROPPED;
+      STAT_ADD (store, readin_dropped, 1);
+    }
+    else if (vswap_bitmap_get (store->readin, page))
+      STAT_ADD (store, readin_rereads, 1);
+    else {
+      vswap_bitmap_set (store->readin, page, true);
+      store->segments[vswap_segment_of_address (store, vswap_map_address (e),
+                                                NULL)].readin_records++;
+      STAT_ADD (store, readin_pages, 1);
+    }
+  }
+  pthread_mutex_unlock (&store->lock);
+}
+
+static int
+read_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
+           void *out, bool client)
+{
+  int r = 0;
+
+  pthread_mutex_lock (&store->lock);
+  const vswap_map_entry e = store->map[page];
+  if (vswap_map_is_stored (e))
+    r = vswap_read_record (store, ctx, page, vswap_map_address (e), out);
+  else {
+    if (vswap_map_is_same (e))
+      vswap_page_fill (out, vswap_pattern_get (&store->patterns,
+                                               vswap_map_pattern_index (e)));
+    else if (e == VSWAP_MAP_DROPPED) {
+      r = -EIO;
+      if (client)
+        STAT_ADD (store, readin_eio, 1);
+    }
+    else
+      memset (out, 0, VSWAP_PAGE_SIZE);
+    pthread_mutex_unlock (&store->lock);
+  }
+  if (r == 0 && client)
+    note_read_in (store, page, e);
+  return r;
+}
+
+int
+vswap_store_read (struct vswap_store *store, void *buffer, uint64_t length,
+                  uint64_t offset)
+{
+  uint8_t *out = buffer;
+  int r = 0;
+
+  if (offset > vswap_store_size (store) ||
+      length > vswap_store_size (store) - offset)
+    return -ERANGE;
+  STAT_ADD (store, host_read_bytes, length);
+  struct io_context *ctx = context_get (store);
+  while (length > 0 && r == 0) {
+    const uint64_t page = offset / VSWAP_PAGE_SIZE;
+    const uint32_t skip = offset % VSWAP_PAGE_SIZE;
+    uint32_t n = VSWAP_PAGE_SIZE - skip;
+    if (n > length)
+      n = length;
+    STAT_ADD (store, host_read_pages, 1);
+    if (n == VSWAP_PAGE_SIZE)
+      r = read_page (store, ctx, page, out, true);
+    else {
+      r = read_page (store, ctx, page, ctx->page, true);
+      memcpy (out, ctx->page + skip, n);
+    }
+    out += n;
+    offset += n;
+    length -= n;
+  }
+  context_put (store, ctx);
+  return r;
+}
+
+/* ---- writing ---- */
+
+/* Store one whole page.  The page is classified and compressed outside the
+ * lock; only the append and the map update happen under it. */
+static int
+write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
+            const uint8_t *data)
+{
+  uint64_t pattern = 0;
+  const enum vswap_page_class class = vswap_page_classify (data, &pattern);
+  struct vswap_record_header h = {
+    .logical_page = (uint32_t) page,
+    .count = 1,
+  };
+  uint32_t address;
+  int r = 0;
+
+  if (class == VSWAP_PAGE_DATA) {
+    uint8_t kind;
+    h.payload_length = vswap_page_encode (store->compress ? ctx->cctx : NULL,
+                                          store->compression_level, data,
+                                          ctx->payload, &kind);
+    h.kind = kind;
+    h.payload_checksum = vswap_payload_checksum (ctx->payload,
+                                                 h.payload_length,
+                                                 store->seed, h.logical_page);
+  }
+  else if (class == VSWAP_PAGE_SAME) {
+    h.kind = VSWAP_RECORD_SAME;
+    h.pattern = pattern;
+    h.payload_checksum = vswap_payload_checksum (NULL, 0, store->seed,
+                                                 h.logical_page);
+  }
+  else
+    h.kind = VSWAP_RECORD_ZERO;
+
+  pthread_mutex_lock (&store->lock);
+  const vswap_map_entry e = store->map[page];
+  if (class == VSWAP_PAGE_ZERO &&
+      (e == VSWAP_MAP_ZERO || e == VSWAP_MAP_UNMAPPED)) {
+    /* Already reads as zeros: nothing to record. */
+    STAT_ADD (store, pages_zero, 1);
+    goto out;
+  }
+  if (class == VSWAP_PAGE_SAME && vswap_map_is_same (e) &&
+      vswap_pattern_get (&store->patterns, vswap_map_pattern_index (e))
+      == pattern) {
+    STAT_ADD (store, pages_same_filled, 1);
+    goto out;
+  }
+
+  r = vswap_head_append (store, store->user_head, &h, ctx->payload,
+                         &address);
+  if (r < 0) {
+    if (r == -ENOSPC)
+      STAT_ADD (store, enospc_errors, 1);
+    goto out;
+  }
+  vswap_map_release (store, page);
+  switch (class) {
+  case VSWAP_PAGE_ZERO:
+    store->map[page] = VSWAP_MAP_ZERO;
+    STAT_ADD (store, pages_zero, 1);
+    break;
+  case VSWAP_PAGE_SAME: {
+    const int32_t index = vswap_pattern_acquire (&store->patterns, pattern);
+    STAT_ADD (store, pages_same_filled, 1);
+    if (index >= 0) {
+      store->map[page] = vswap_map_same ((uint32_t) index);
+      break;
+    }
+    /* The pattern table is full: map the page to its record instead. */
+    vswap_segment_count_data (store, address,
+                              vswap_record_size (0, store->address_shift));
+    store->map[page] = vswap_map_stored (address);
+    store->segments[vswap_segment_of_address (store, address, NULL)]
+      .live_records++;
+    break;
+  }
+  case VSWAP_PAGE_DATA:
+    if (h.kind == VSWAP_RECORD_ZSTD) {
+      STAT_ADD (store, pages_compressed, 1);
+      STAT_ADD (store, compressed_input_bytes, VSWAP_PAGE_SIZE);
+      STAT_ADD (store, compressed_output_bytes, h.payload_length);
+    }
+    else
+      STAT_ADD (store, pages_raw, 1);
+    store->map[page] = vswap_map_stored (address);
+    store->segments[vswap_segment_of_address (store, address, NULL)]
+      .live_records++;
+    break;
+  }
+ out:
+  pthread_mutex_unlock (&store->lock);
+  return r;
+}
+
+static pthread_mutex_t *
+stripe (struct vswap_store *store, uint64_t page)
+{
+  return &store->stripes[page % STRIPE_LOCKS];
+}
+
+/* Write part of a page: read, merge, write back.  Two clients writing
+ * different sectors of one page at once (mkswap through a 512-byte block
+ * size does) must not lose each other's bytes, hence the stripe lock. */
+static int
+write_partial (struct vswap_store *store, struct io_context *ctx,
+               uint64_t page, uint32_t skip, uint32_t n, const void *data)
+{
+  pthread_mutex_lock (stripe (store, page));
+  int r = read_page (store, ctx, page, ctx->page, false);
+  if (r == -EIO) {
+    /* A damaged or dropped page is being overwritten: what is not
+     * overwritten reads as zeros from now on rather than failing. */
+    memset (ctx->page, 0, VSWAP_PAGE_SIZE);
+    r = 0;
+  }
+  if (r == 0) {
+    if (data)
+      memcpy (ctx->page + skip, data, n);
+    else
+      memset (ctx->page + skip, 0, n);
+    r = write_page (store, ctx, page, ctx->page);
+  }
+  pthread_mutex_unlock (stripe (store, page));
+  return r;
+}
+
+static int
+check_writable (struct vswap_store *store, uint64_t length, uint64_t offset)
+{
+  if (store->options.read_only)
+    return -EROFS;
+  if (offset > vswap_store_size (store) ||
+      length > vswap_store_size (store) - offset)
+    return -ERANGE;
+  return store->failed;
+}
+
+int
+vswap_store_write (struct vswap_store *store, const void *buffer,
+                   uint64_t length, uint64_t offset, bool fua)
+{
+  const uint8_t *in = buffer;
+  int r = check_writable (store, length, offset);
+  if (r < 0)
+    return r;
+
+  STAT_ADD (store, host_write_bytes, length);
+  struct io_context *ctx = context_get (store);
+  while (length > 0 && r == 0) {
+    const uint64_t page = offset / VSWAP_PAGE_SIZE;
+    const uint32_t skip = offset % VSWAP_PAGE_SIZE;
+    uint32_t n = VSWAP_PAGE_SIZE - skip;
+    if (n > length)
+      n = length;
+    STAT_ADD (store, host_write_pages, 1);
+    if (n == VSWAP_PAGE_SIZE)
+      r = write_page (store, ctx, page, in);
+    else
+      r = write_partial (store, ctx, page, skip, n, in);
+    in += n;
+    offset += n;
+    length -= n;
+  }
+  context_put (store, ctx);
+  if (r == 0 && fua)
+    r = vswap_store_flush (store);
+  return r;
+}
+
+/* Drop or zero whole pages [FIRST, END) with one durable range record.
+ * STATE is VSWAP_MAP_UNMAPPED (trim) or VSWAP_MAP_ZERO. */
+static int
+unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
+             vswap_map_entry state)
+{
+  int r = 0;
+
+  pthread_mutex_lock (&store->lock);
+  for (uint64_t start = first; start < end && r == 0; ) {
+    /* Pages that already read as zeros need no record: trimming a fresh
+     * device (swapon --discard) costs nothing. */
+    while (start < end && (store->map[start] == state ||
+                           store->map[start] == VSWAP_MAP_UNMAPPED))
+      start++;
+    if (start == end)
+      break;
+    uint64_t stop = start;
+    while (stop < end && stop - start < UINT32_MAX &&
+           !(store->map[stop] == state ||
+             store->map[stop] == VSWAP_MAP_UNMAPPED))
+      stop++;
+    const struct vswap_record_header h = {
+      .logical_page = (uint32_t) start,
+      .count = (uint32_t) (stop - start),
+      .kind = state == VSWAP_MAP_ZERO ? VSWAP_RECORD_ZERO : VSWAP_RECORD_TRIM,
+    };
+    uint32_t address;
+    r = vswap_head_append (store, store->user_head, &h, NULL, &address);
+    if (r == -ENOSPC)
+      STAT_ADD (store, enospc_errors, 1);
+    for (uint64_t p = start; p < stop && r == 0; p++) {
+      vswap_map_release (store, p);
+      store->map[p] = state;
+    }
+    start = stop;
+  }
+  pthread_mutex_unlock (&store->lock);
+  return r;
+}
+
+static int
+clear_range (struct vswap_store *store, uint64_t length, uint64_t offset,
+             bool fua, vswap_map_entry state)
+{
+  int r = check_writable (store, length, offset);
+  if (r < 0 || length == 0)
+    return r;
+
+  const uint64_t end = offset + length;
+  uint64_t first = (offset + VSWAP_PAGE_SIZE - 1) / VSWAP_PAGE_SIZE;
+  uint64_t last = end / VSWAP_PAGE_SIZE;       /* exclusive */
+  struct io_context *ctx = NULL;
+
+  /* Partial pages at either end are zeroed in place. */
+  if (first > last) {
+    ctx = context_get (store);
+    r = write_partial (store, ctx, offset / VSWAP_PAGE_SIZE,
+                       offset % VSWAP_PAGE_SIZE, length, NULL);
+    context_put (store, ctx);
+    goto done;
+  }
+  if (offset % VSWAP_PAGE_SIZE || end % VSWAP_PAGE_SIZE)
+    ctx = context_get (store);
+  if (offset % VSWAP_PAGE_SIZE)
+    r = write_partial (store, ctx, offset / VSWAP_PAGE_SIZE,
+                       offset % VSWAP_PAGE_SIZE,
+                       first * VSWAP_PAGE_SIZE - offset, NULL);
+  if (r == 0 && end % VSWAP_PAGE_SIZE)
+    r = write_partial (store, ctx, last, 0, end % VSWAP_PAGE_SIZE, NULL);
+  if (ctx)
+    context_put (store, ctx);
+  if (r == 0 && last > first)
+    r = unmap_range (store, first, last, state);
+ done:
+  if (r == 0 && fua)
+    r = vswap_store_flush (store);
+  return r;
+}
+
+int
+vswap_store_trim (struct vswap_store *store, uint64_t length,
+                  uint64_t offset, bool fua)
+{
+  STAT_ADD (store, trim_requests, 1);
+  STAT_ADD (store, host_trim_bytes, length);
+  return clear_range (store, length, offset, fua, VSWAP_MAP_UNMAPPED);
+}
+
+int
+vswap_store_zero (struct vswap_store *store, uint64_t length,
+                  uint64_t offset, bool fua)
+{
+  STAT_ADD (store, zero_requests, 1);
+  STAT_ADD (store, host_zero_bytes, length);
+  return clear_range (store, length, offset, fua, VSWAP_MAP_ZERO);
+}
+
+/* ---- extents ---- */
+
+static enum vswap_extent_kind
+extent_kind (vswap_map_entry e)
+{
+  if (e == VSWAP_MAP_UNMAPPED)
+    return VSWAP_EXTENT_HOLE;
+  if (e == VSWAP_MAP_ZERO)
+    return VSWAP_EXTENT_ZERO;
+  return VSWAP_EXTENT_DATA;
+}
+
+int
+vswap_store_extents (struct vswap_store *store, uint64_t length,
+                     uint64_t offset,
+                     int (*emit) (void *, uint64_t, uint64_t,
+                                  enum vswap_extent_kind),
+                     void *opaque)
+{
+  if (offset > vswap_store_size (store) ||
+      length > vswap_store_size (store) - offset)
+    return -ERANGE;
+  const uint64_t end = offset + length;
+  while (offset < end) {
+    /* Collect a run under the lock, emit it outside. */
+    pthread_mutex_lock (&store->lock);
+    uint64_t page = offset / VSWAP_PAGE_SIZE;
+    const enum vswap_extent_kind kind = extent_kind (store->map[page]);
+    uint64_t stop = (page + 1) * VSWAP_PAGE_SIZE;
+    while (stop < end &&
+           extent_kind (store->map[stop / VSWAP_PAGE_SIZE]) == kind)
+      stop += VSWAP_PAGE_SIZE;
+    pthread_mutex_unlock (&store->lock);
+    if (stop > end)
+      stop = end;
+    const int r = emit (opaque, offset, stop - offset, kind);
+    if (r < 0)
+      return r;
+    offset = stop;
+  }
+  return 0;
+}
+
+/* ---- what the store is ---- */
+
+void
+vswap_store_get_info (const struct vswap_store *store,
+                      struct vswap_store_info *info)
+{
+  const struct vswap_superblock *sb = &store->superblock;
+  memcpy (info->uuid, sb->uuid, 16);
+  info->format_version = sb->format_version;
+  info->generation = sb->generation;
+  info->logical_size = sb->logical_size;
+  info->segment_size = sb->segment_size;
+  info->write_unit = sb->write_unit;
+  info->open_segments = sb->open_segments;
+  info->address_unit = UINT32_C (1) << sb->address_shift;
+  info->segment_count = sb->segment_count - 2;
+  info->compression = store->compress ? VSWAP_COMPRESS_ZSTD
+    : VSWAP_COMPRESS_NONE;
+  info->compression_level = store->compression_level;
+  info->compression_chosen = sb->flags & VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN;
+  info->created = sb->created;
+}
+
+int
+vswap_store_segment_info (struct vswap_store *store, uint64_t index,
+                          struct vswap_segment_info *info)
+{
+  /* Index counts data segments only: the superblock ones are not data. */
+  if (index >= store->segment_count - 2)
+    return -ERANGE;
+  pthread_mutex_lock (&store->lock);
+  const struct segment *s = &store->segments[index + 1];
+  info->free = s->state == SEGMENT_FREE;
+  info->open = s->state == SEGMENT_OPEN;
+  info->live_bytes = s->data_records ?
+    (uint32_t) ((uint64_t) s->data_bytes * s->live_records / s->data_records)
+    : 0;
+  info->erase_count = s->erase_count;
+  info->sequence = s->last_sequence;
+  pthread_mutex_unlock (&store->lock);
+  return 0;
+}
+
+void
+vswap_store_statistics (struct vswap_store *store,
+                        struct vswap_statistics *st)
+{
+  pthread_mutex_lock (&store->lock);
+  *st = store->stats;
+  st->logical_pages = store->pages;
+  for (uint64_t p = 0; p < store->pages; p++) {
+    const vswap_map_entry e = store->map[p];
+    if (vswap_map_is_stored (e))
+      st->mapped_stored++;
+    else if (vswap_map_is_same (e))
+      st->mapped_same_filled++;
+    else if (e == VSWAP_MAP_ZERO)
+      st->mapped_zero++;
+    else if (e == VSWAP_MAP_DROPPED)
+      st->mapped_dropped++;
+    else
+      st->mapped_unmapped++;
+  }
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    const struct segment *s = &store->segments[i];
+    if (s->state == SEGMENT_FREE)
+      st->segments_free++;
+    else if (s->state == SEGMENT_OPEN)
+      st->segments_open++;
+    if (s->data_records)
+      st->stored_live_bytes +=
+        (uint64_t) s->data_bytes * s->live_records / s->data_records;
+  }
+  st->segments_total = store->segment_count - 2;
+  st->metadata_bytes = store->pages * sizeof *store->map
+    + (store->pages + 63) / 64 * sizeof (uint64_t)
+    + store->segment_count * sizeof *store->segments
+    + sizeof store->patterns;
+  st->metadata_bytes_per_page = (double) st->metadata_bytes / store->pages;
+  pthread_mutex_unlock (&store->lock);
+}

@@ -1,0 +1,190 @@
+/* vswap: the store.  A log-structured, checksummed, compressing page store
+ * behind an indirection table, on any medium of flash/medium.h.
+ *
+ * The store exports a byte-addressed logical device (like a disk).  Every
+ * logical 4 KiB page is unmapped, zero, same-filled, or stored as a record
+ * in a segment (an erase block) that was written sequentially.  See
+ * doc/on-medium-format.md for the bytes and doc/design.md for the why.
+ *
+ * Thread safety: every function may be called from several threads at once
+ * on one store, except vswap_store_close.
+ */
+#ifndef VSWAP_STORE_H
+#define VSWAP_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "medium.h"
+
+#define VSWAP_PAGE_SIZE 4096
+
+enum vswap_compression {
+  VSWAP_COMPRESS_NONE = 0,
+  VSWAP_COMPRESS_ZSTD = 1,
+};
+
+enum vswap_readtrim {
+  VSWAP_READTRIM_OFF = 0,       /* reads change nothing */
+  VSWAP_READTRIM_HINT = 1,      /* mark read-in copies; GC prefers them */
+  VSWAP_READTRIM_ON = 2,        /* free a copy once read; re-read is EIO */
+};
+
+struct vswap_format_options {
+  uint64_t logical_size;        /* bytes exported; 0 = 90% of the data area */
+  uint32_t segment_size;        /* 0 = the medium's erase block, else 4 MiB */
+  uint32_t open_segments;       /* write heads allowed at once; 0 = 2 */
+  enum vswap_compression compression;
+  int compression_level;        /* zstd level; 0 = default (1) */
+  bool compression_chosen;      /* false: the plugin may pick at open */
+};
+
+struct vswap_open_options {
+  enum vswap_readtrim readtrim;
+  /* Override the store's compression for new writes (compress= key). */
+  bool override_compression;
+  enum vswap_compression compression;
+  int compression_level;
+  unsigned io_contexts;         /* concurrent requests served; 0 = 16 */
+  bool read_only;               /* inspect/check: never write the medium */
+  /* Recovery reports: called for each damaged record or torn tail found
+   * while rebuilding the map (may be NULL). */
+  void (*report) (void *opaque, const char *message);
+  void *report_opaque;
+};
+
+/* Everything counted since the store was opened (and what it holds now). */
+struct vswap_statistics {
+  /* What the client asked for. */
+  uint64_t host_read_bytes, host_write_bytes;
+  uint64_t host_read_pages, host_write_pages;
+  uint64_t host_trim_bytes, host_zero_bytes;
+  uint64_t trim_requests, zero_requests, flush_requests;
+  /* How written pages were stored. */
+  uint64_t pages_zero, pages_same_filled, pages_compressed, pages_raw;
+  uint64_t compressed_input_bytes, compressed_output_bytes;
+  /* What reached the medium. */
+  uint64_t media_write_bytes, media_read_bytes, media_discard_bytes;
+  uint64_t media_writes, media_padding_bytes;
+  uint64_t gc_runs, gc_bytes_moved, gc_records_moved, segments_erased;
+  /* Trouble and policy. */
+  uint64_t checksum_failures;
+  uint64_t readin_pages, readin_rereads, readin_dropped, readin_eio;
+  uint64_t enospc_errors, io_errors;
+  /* Now. */
+  uint64_t logical_pages;
+  uint64_t mapped_unmapped, mapped_zero, mapped_same_filled, mapped_stored,
+           mapped_dropped;
+  uint64_t stored_live_bytes;   /* bytes of live records on the medium */
+  uint64_t segments_total, segments_free, segments_open;
+  uint64_t metadata_bytes;      /* RAM for map, bitmaps, segment table */
+  double metadata_bytes_per_page;
+};
+
+struct vswap_store;
+
+/* Write a new, empty store onto MEDIUM (superblocks; every data segment is
+ * discarded).  PROGRESS, if not NULL, is called with done/total segments.
+ * Refuses a geometry that does not fit, with a message naming the fix. */
+int vswap_store_format (struct vswap_medium *medium,
+                        const struct vswap_format_options *options,
+                        void (*progress) (void *opaque, uint64_t done,
+                                          uint64_t total),
+                        void *progress_opaque,
+                        struct vswap_error *err);
+
+/* Open the store on MEDIUM, rebuilding the map from the segments.  The
+ * store does not own the medium: close the medium after the store. */
+struct vswap_store *vswap_store_open (struct vswap_medium *medium,
+                                      const struct vswap_open_options *options,
+                                      struct vswap_error *err);
+
+/* Flush and free.  Returns the flush result. */
+int vswap_store_close (struct vswap_store *store);
+
+/* For tests: drop the store as a crash would, writing nothing (what is
+ * still only in RAM is lost, as after kill -9). */
+void vswap_store_abandon (struct vswap_store *store);
+
+/* Size of the logical device in bytes. */
+uint64_t vswap_store_size (const struct vswap_store *store);
+
+/* Byte-addressed I/O at any offset and length inside the logical device.
+ * Read errors are per page: a damaged page is -EIO (and counted).
+ * FUA makes the write durable before returning. */
+int vswap_store_read (struct vswap_store *store, void *buffer,
+                      uint64_t length, uint64_t offset);
+int vswap_store_write (struct vswap_store *store, const void *buffer,
+                       uint64_t length, uint64_t offset, bool fua);
+/* Drop the mapping of every whole page in the range (partial pages are
+ * zeroed), durably recorded. */
+int vswap_store_trim (struct vswap_store *store, uint64_t length,
+                      uint64_t offset, bool fua);
+/* Make the range read as zeros. */
+int vswap_store_zero (struct vswap_store *store, uint64_t length,
+                      uint64_t offset, bool fua);
+/* Everything acknowledged before this call is durable when it returns. */
+int vswap_store_flush (struct vswap_store *store);
+
+/* Extents: call EMIT for each run of pages with the same kind. */
+enum vswap_extent_kind {
+  VSWAP_EXTENT_DATA = 0,
+  VSWAP_EXTENT_ZERO = 1,        /* reads as zeros, costs no medium */
+  VSWAP_EXTENT_HOLE = 2,        /* unmapped or trimmed: reads as zeros */
+};
+int vswap_store_extents (struct vswap_store *store, uint64_t length,
+                         uint64_t offset,
+                         int (*emit) (void *opaque, uint64_t offset,
+                                      uint64_t length,
+                                      enum vswap_extent_kind kind),
+                         void *opaque);
+
+void vswap_store_statistics (struct vswap_store *store,
+                             struct vswap_statistics *statistics);
+
+/* Write the statistics as one JSON object (no trailing newline) into
+ * BUFFER.  Returns the length, or -ERANGE if it does not fit. */
+int vswap_statistics_json (const struct vswap_statistics *statistics,
+                           char *buffer, size_t size);
+
+/* A copy of what the superblock says, for inspect. */
+struct vswap_store_info {
+  uint8_t uuid[16];
+  uint32_t format_version;
+  uint64_t generation;
+  uint64_t logical_size;
+  uint32_t segment_size;
+  uint32_t write_unit;
+  uint32_t open_segments;
+  uint32_t address_unit;
+  uint64_t segment_count;       /* data segments */
+  enum vswap_compression compression;
+  int compression_level;
+  bool compression_chosen;
+  uint64_t created;             /* seconds since the epoch */
+};
+void vswap_store_get_info (const struct vswap_store *store,
+                           struct vswap_store_info *info);
+
+/* Per-segment state for inspect's histogram. */
+struct vswap_segment_info {
+  bool free, open;
+  uint32_t live_bytes;          /* live record bytes */
+  uint32_t erase_count;
+  uint64_t sequence;            /* of the last chunk written */
+};
+int vswap_store_segment_info (struct vswap_store *store, uint64_t index,
+                              struct vswap_segment_info *info);
+
+/* Verify every record on the medium.  Calls PROBLEM for each damaged record
+ * (naming the logical page), returns the number of problems found (>= 0) or
+ * a negative errno when the check could not run. */
+int64_t vswap_store_check (struct vswap_store *store,
+                           void (*problem) (void *opaque, const char *message),
+                           void *opaque, uint64_t *records_checked);
+
+/* Is there a vswap superblock on this medium?  1 yes, 0 no, <0 error. */
+int vswap_store_probe (struct vswap_medium *medium, struct vswap_error *err);
+
+#endif /* VSWAP_STORE_H */

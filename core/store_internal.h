@@ -1,0 +1,174 @@
+/* vswap: the store's private state, shared by the files of core/.
+ *
+ * Locking: one mutex (store->lock) guards the map, the segment table, the
+ * write heads and the counters.  Appending a record and writing a sealed
+ * chunk happen under it, so the log is written in exactly the order its
+ * sequence numbers say.  Reads of closed segments leave the lock while
+ * they wait for the medium and hold store->reuse_lock shared instead: a
+ * segment is only erased or reopened with that lock held exclusively, so
+ * a record cannot vanish under a reader.
+ */
+#ifndef VSWAP_STORE_INTERNAL_H
+#define VSWAP_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <zstd.h>
+
+#include "medium.h"
+#include "on_medium.h"
+#include "page_map.h"
+#include "store.h"
+
+enum segment_state {
+  SEGMENT_FREE = 0,
+  SEGMENT_OPEN,                 /* a write head is filling it */
+  SEGMENT_CLOSED,               /* full (or left by an earlier run) */
+  SEGMENT_SUPERBLOCK,           /* holds a superblock copy */
+  SEGMENT_PINNED,               /* damaged: GC cannot empty it */
+};
+
+struct segment {
+  /* Sequence of the first chunk of the content now on the medium; 0 when
+   * the segment holds nothing readable (never written, or discarded on a
+   * medium whose discard zeroes).  A free segment whose generation is not
+   * 0 still holds stale records: tombstones must outlive it. */
+  uint64_t generation;
+  /* A freed segment's old generation, kept until the new one's first chunk
+   * covers its start: until then recovery would still replay it. */
+  uint64_t stale_generation;
+  uint64_t last_sequence;       /* newest chunk: the segment's age */
+  uint32_t data_records;        /* RAW/ZSTD/SAME records written */
+  uint32_t data_bytes;          /* their bytes, headers included */
+  uint32_t live_records;        /* map entries pointing here */
+  uint32_t readin_records;      /* of those, marked read-in */
+  uint32_t erase_count;
+  uint8_t state;
+};
+
+/* A write head: the open segment and its RAM image.  Records are appended
+ * to the image and written out in chunks; the image also serves reads of
+ * the open segment. */
+struct head {
+  uint8_t *buffer;              /* segment_size bytes, aligned */
+  int64_t segment;              /* -1: none open yet */
+  uint64_t generation;
+  uint32_t fill;                /* bytes appended */
+  uint32_t written;             /* bytes on the medium (write-unit aligned) */
+  uint32_t chunk_start;         /* where the open chunk's header goes */
+  uint32_t chunk_records;
+  bool chunk_open;
+};
+
+/* What one request needs, preallocated so the I/O path never allocates. */
+struct io_context {
+  ZSTD_CCtx *cctx;
+  ZSTD_DCtx *dctx;
+  uint8_t *page;                /* 4 KiB scratch page */
+  uint8_t *payload;             /* an encoded payload */
+  uint8_t *read_buffer;         /* aligned, a record and two read units */
+  struct io_context *next_free;
+};
+
+#define STRIPE_LOCKS 64         /* serialise read-modify-write per page */
+
+struct vswap_store {
+  struct vswap_medium *medium;
+  struct vswap_superblock superblock;
+  struct vswap_open_options options;
+  uint64_t seed;
+  uint32_t address_shift;
+  uint32_t segment_size;
+  uint32_t write_unit;
+  uint32_t read_unit;
+  uint64_t pages;               /* logical pages */
+  uint64_t segment_count;
+  uint32_t seal_threshold;      /* unsealed bytes that trigger a write */
+  uint32_t reserve;             /* free segments only GC may take */
+  bool compress;
+  int compression_level;
+
+  pthread_mutex_t lock;
+  pthread_rwlock_t reuse_lock;
+  pthread_mutex_t stripes[STRIPE_LOCKS];
+
+  vswap_map_entry *map;
+  uint64_t *readin;             /* bitmap, one bit per page */
+  struct segment *segments;
+  struct vswap_pattern_table patterns;
+  uint64_t free_segments;
+  uint64_t sequence;            /* last chunk sequence handed out */
+
+  struct head heads[2];
+  struct head *user_head;
+  struct head *gc_head;         /* == user_head with one open segment */
+  uint8_t *gc_buffer;           /* one segment, for victims */
+  bool collecting;
+  int failed;                   /* sticky medium error: writes refused */
+
+  pthread_mutex_t context_lock;
+  pthread_cond_t context_available;
+  struct io_context *contexts;
+  struct io_context *free_contexts;
+  unsigned context_count;
+
+  struct vswap_statistics stats;        /* counters only; "now" on demand */
+};
+
+/* log_writer.c */
+int vswap_head_append (struct vswap_store *store, struct head *head,
+                       const struct vswap_record_header *header,
+                       const void *payload, uint32_t *address);
+int vswap_head_append_encoded (struct vswap_store *store, struct head *head,
+                               const uint8_t *record, uint32_t size,
+                               bool data, uint32_t *address);
+int vswap_head_seal (struct vswap_store *store, struct head *head,
+                     bool last);
+int vswap_store_seal_all (struct vswap_store *store);
+int vswap_head_close (struct vswap_store *store, struct head *head);
+/* Count a SAME record that a map entry points at (pattern table full). */
+void vswap_segment_count_data (struct vswap_store *store, uint32_t address,
+                               uint32_t size);
+void vswap_map_release (struct vswap_store *store, uint64_t page);
+int vswap_segment_of_address (const struct vswap_store *store,
+                              uint32_t address, uint32_t *offset);
+struct head *vswap_head_of_segment (struct vswap_store *store,
+                                    uint64_t segment);
+
+/* gc.c */
+int vswap_gc_make_room (struct vswap_store *store);
+void vswap_segment_free (struct vswap_store *store, uint64_t segment);
+
+/* recovery.c */
+int vswap_recover (struct vswap_store *store, struct vswap_error *err);
+
+/* store.c: read the record at ADDRESS for PAGE into OUT (4 KiB).  Entered
+ * with store->lock held; returns with it released. */
+int vswap_read_record (struct vswap_store *store, struct io_context *ctx,
+                       uint64_t page, uint32_t address, void *out);
+
+/* Counters are bumped from inside and outside the lock. */
+#define STAT_ADD(store, field, n) \
+  __atomic_fetch_add (&(store)->stats.field, (n), __ATOMIC_RELAXED)
+
+static inline uint64_t
+segment_offset (const struct vswap_store *store, uint64_t segment)
+{
+  return segment * store->segment_size;
+}
+
+static inline uint64_t
+round_up (uint64_t n, uint64_t unit)
+{
+  return (n + unit - 1) / unit * unit;
+}
+
+static inline uint64_t
+round_down (uint64_t n, uint64_t unit)
+{
+  return n / unit * unit;
+}
+
+#endif /* VSWAP_STORE_INTERNAL_H */

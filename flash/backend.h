@@ -1,0 +1,26 @@
+/* vswap: helpers shared by the medium backends (flash/ only, not for the
+ * store).
+ */
+#ifndef VSWAP_FLASH_BACKEND_H
+#define VSWAP_FLASH_BACKEND_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "medium.h"
+
+#define VSWAP_DEFAULT_ERASE_BLOCK (4u << 20)
+#define VSWAP_DEFAULT_WRITE_UNIT 4096u
+
+/* Finish GEOMETRY, whose units a backend has filled with what it detected:
+ * apply the overrides in OPTIONS, check that read unit, write unit and
+ * erase block nest (each a multiple of the one before, and the write unit
+ * a multiple of IO_ALIGN, what the device needs for any I/O), and set the
+ * capacity to SIZE cut down to whole erase blocks.  NAME starts error
+ * messages.  Returns 0 or a negative errno with ERR filled. */
+int vswap_geometry_finish (struct vswap_geometry *geometry, uint64_t size,
+                           uint32_t io_align,
+                           const struct vswap_medium_options *options,
+                           const char *name, struct vswap_error *err);
+
+#endif /* VSWAP_FLASH_BACKEND_H */

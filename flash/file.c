@@ -1,0 +1,436 @@
+/* vswap: a medium on a regular file or a block device.
+ *
+ * O_DIRECT where the file system allows it (swapped pages must not sit in
+ * the page cache of the very machine that is short of memory), io_uring
+ * for transfers, and discard by punching holes or BLKDISCARD.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* O_DIRECT, fallocate */
+#endif
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include "backend.h"
+#include "io-pool.h"
+#include "medium.h"
+
+struct file_medium {
+  struct vswap_medium medium;   /* first: the backend casts */
+  int fd;
+  bool block_device;
+  bool read_only;
+  struct vswap_io_pool io;
+};
+
+static struct file_medium *
+to_file (struct vswap_medium *medium)
+{
+  return (struct file_medium *) medium;
+}
+
+static int
+file_read (struct vswap_medium *medium, void *buffer, size_t length,
+           uint64_t offset)
+{
+  return vswap_io_pool_read (&to_file (medium)->io, buffer, length, offset);
+}
+
+static int
+file_write (struct vswap_medium *medium, const void *buffer, size_t length,
+            uint64_t offset)
+{
+  struct file_medium *f = to_file (medium);
+
+  if (f->read_only)
+    return -EROFS;
+  return vswap_io_pool_write (&f->io, buffer, length, offset);
+}
+
+static int
+file_discard (struct vswap_medium *medium, uint64_t offset, uint64_t length)
+{
+  struct file_medium *f = to_file (medium);
+  int r;
+
+  if (f->read_only)
+    return -EROFS;
+  if (f->block_device) {
+    uint64_t range[2] = { offset, length };
+
+    r = ioctl (f->fd, BLKDISCARD, range);
+  }
+  else
+    r = fallocate (f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                   offset, length);
+  return r == -1 ? -errno : 0;
+}
+
+static int
+file_flush (struct vswap_medium *medium)
+{
+  return fdatasync (to_file (medium)->fd) == -1 ? -errno : 0;
+}
+
+static void
+file_close (struct vswap_medium *medium)
+{
+  struct file_medium *f = to_file (medium);
+
+  vswap_io_pool_close (&f->io);
+  close (f->fd);
+  free (f);
+}
+
+static const struct vswap_medium_operations file_operations = {
+  .name = "file",
+  .read = file_read,
+  .write = file_write,
+  .discard = file_discard,
+  .flush = file_flush,
+  .close = file_close,
+};
+
+/* One line naming the problem and the fix for a failed open. */
+static void
+open_error (struct vswap_error *err, const char *path, int errnum,
+            const struct vswap_medium_options *options)
+{
+  const char *fix;
+
+  switch (errnum) {
+  case ENOENT:
+    fix = options->create
+      ? "create its directory first"
+      : "give the path of a file or block device, or a size to create a file";
+    break;
+  case EACCES:
+  case EPERM:
+    fix = options->read_only
+      ? "fix its permissions or run as a user who may read it"
+      : "fix its permissions or run as a user who may read and write it";
+    break;
+  case EROFS:
+    fix = "put the store on a writable file system, or open it read-only";
+    break;
+  case EBUSY:
+    fix = "it is mounted, used as swap or held by another program: "
+      "stop that or choose another device";
+    break;
+  case EISDIR:
+    fix = "give the path of a file, not a directory";
+    break;
+  default:
+    fix = "check the path";
+    break;
+  }
+  vswap_error_set (err, errnum, "%s: %s: %s", path, strerror (errnum), fix);
+}
+
+static void
+warn_buffered (const char *path)
+{
+  fprintf (stderr,
+           "vswap: warning: %s: the file system refused O_DIRECT; using "
+           "buffered I/O (pages pass through the page cache): put the "
+           "store on a disk file system or a block device\n", path);
+}
+
+/* Some file systems accept O_DIRECT at open and refuse it at the first
+ * transfer; find out now, not on the swap path. */
+static bool
+direct_io_works (int fd, uint32_t unit, uint64_t size)
+{
+  void *buffer;
+  bool ok = true;
+
+  if (size < unit)
+    return true;                /* nothing to read; open() said yes */
+  if (posix_memalign (&buffer, unit > 4096 ? unit : 4096, unit) != 0)
+    return true;
+  if (pread (fd, buffer, unit, 0) == -1 && errno == EINVAL)
+    ok = false;
+  free (buffer);
+  return ok;
+}
+
+/* Read a number from the block device's sysfs directory, or from its
+ * parent's when the device is a partition (partitions have no queue/ or
+ * device/ of their own).  Returns false if there is no such file. */
+static bool
+read_sysfs (dev_t rdev, const char *name, uint64_t *value)
+{
+  static const char *const formats[] = {
+    "/sys/dev/block/%u:%u/%s",
+    "/sys/dev/block/%u:%u/../%s",
+  };
+  char path[128];
+  size_t i;
+
+  for (i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+    FILE *fp;
+    int n;
+
+    snprintf (path, sizeof path, formats[i], major (rdev), minor (rdev),
+              name);
+    fp = fopen (path, "re");
+    if (fp == NULL)
+      continue;
+    n = fscanf (fp, "%" SCNu64, value);
+    fclose (fp);
+    if (n == 1)
+      return true;
+  }
+  return false;
+}
+
+static uint64_t
+round_up (uint64_t n, uint64_t unit)
+{
+  return (n + unit - 1) / unit * unit;
+}
+
+/* Size and units of a block device.  IO_ALIGN gets the alignment every
+ * transfer needs. */
+static int
+block_geometry (struct file_medium *f, const char *path, dev_t rdev,
+                bool direct, uint64_t *size, uint32_t *io_align,
+                struct vswap_error *err)
+{
+  struct vswap_geometry *g = &f->medium.geometry;
+  uint64_t value, erase_block;
+  int sector;
+
+  if (ioctl (f->fd, BLKGETSIZE64, size) == -1
+      || ioctl (f->fd, BLKSSZGET, &sector) == -1)
+    return vswap_error_set (err, errno,
+                            "%s: cannot read the device's size: %s: "
+                            "is it really a disk?", path, strerror (errno));
+
+  /* Buffered I/O goes through the page cache, which takes any alignment,
+   * but 512 keeps the numbers sane. */
+  *io_align = direct ? (uint32_t) sector : 512;
+  g->read_unit = *io_align;
+  g->write_unit = (uint32_t) sector > VSWAP_DEFAULT_WRITE_UNIT
+    ? (uint32_t) sector : VSWAP_DEFAULT_WRITE_UNIT;
+
+  /* Without sysfs we cannot tell whether discard works: do not try. */
+  g->can_discard = !f->read_only
+    && read_sysfs (rdev, "queue/discard_max_bytes", &value) && value > 0;
+  g->discard_zeroes = false;
+
+  /* SD cards and eMMC name their allocation unit; writing it whole is
+   * what keeps them fast.  Else the default, but never smaller than what
+   * the device discards at once, so that discarding a segment frees it. */
+  erase_block = VSWAP_DEFAULT_ERASE_BLOCK;
+  if (read_sysfs (rdev, "device/preferred_erase_size", &value)
+      && value > 0)
+    erase_block = value;
+  if (g->can_discard
+      && read_sysfs (rdev, "queue/discard_granularity", &value)
+      && value > 0)
+    erase_block = round_up (erase_block, value);
+  erase_block = round_up (erase_block, g->write_unit);
+  if (erase_block > UINT32_MAX / 2)
+    erase_block = VSWAP_DEFAULT_ERASE_BLOCK;
+  g->erase_block = (uint32_t) erase_block;
+  return 0;
+}
+
+/* Units of a regular file, and whether it can punch holes. */
+static void
+file_geometry (struct file_medium *f, bool direct, uint64_t size,
+               uint32_t *io_align)
+{
+  struct vswap_geometry *g = &f->medium.geometry;
+
+  /* The file system's block may be smaller, but 4096 satisfies every
+   * one we know, and the store writes pages anyway. */
+  *io_align = direct ? 4096 : 512;
+  g->read_unit = *io_align;
+  g->write_unit = VSWAP_DEFAULT_WRITE_UNIT;
+  g->erase_block = VSWAP_DEFAULT_ERASE_BLOCK;
+
+  /* Punching past the end of the file changes nothing and tells us
+   * whether the file system can. */
+  g->can_discard = !f->read_only
+    && fallocate (f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  size, 4096) == 0;
+  g->discard_zeroes = g->can_discard;
+}
+
+static int
+detect_geometry (struct file_medium *f, const char *path,
+                 const struct stat *st, bool direct,
+                 const struct vswap_medium_options *options,
+                 uint64_t *size, uint32_t *io_align,
+                 struct vswap_error *err)
+{
+  if (f->block_device)
+    return block_geometry (f, path, st->st_rdev, direct, size, io_align,
+                           err);
+  *size = options->create ? options->create_size : (uint64_t) st->st_size;
+  file_geometry (f, direct, *size, io_align);
+  return 0;
+}
+
+/* Open PATH, falling back from O_DIRECT to buffered I/O with a warning
+ * if the file system refuses it.  Returns the descriptor or -1 with
+ * errno set; *DIRECT tells which it got. */
+static int
+open_path (const char *path, int flags, bool *direct)
+{
+  int fd;
+
+  if (*direct) {
+    fd = open (path, flags | O_DIRECT, 0600);
+    if (fd >= 0 || errno != EINVAL)
+      return fd;
+    warn_buffered (path);
+    *direct = false;
+  }
+  return open (path, flags, 0600);
+}
+
+struct vswap_medium *
+vswap_file_medium_open (const char *path,
+                        const struct vswap_medium_options *options,
+                        struct vswap_error *err)
+{
+  struct file_medium *f;
+  struct stat st;
+  bool exists, direct = !options->buffered;
+  int flags, errnum;
+  uint64_t size;
+  uint32_t io_align;
+
+  if (options->create && options->read_only) {
+    vswap_error_set (err, EINVAL,
+                     "%s: cannot create a file read-only: drop one of the "
+                     "two", path);
+    return NULL;
+  }
+  if (options->create && options->create_size == 0) {
+    vswap_error_set (err, EINVAL,
+                     "%s: creating a file needs a size: give one", path);
+    return NULL;
+  }
+
+  exists = stat (path, &st) == 0;
+  if (!exists && (errno != ENOENT || !options->create)) {
+    open_error (err, path, errno, options);
+    return NULL;
+  }
+  if (exists && options->create && !S_ISREG (st.st_mode))
+    goto refuse_create;
+  if (exists && !S_ISREG (st.st_mode) && !S_ISBLK (st.st_mode))
+    goto not_a_medium;
+
+  flags = (options->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+  if (options->create)
+    flags |= O_CREAT;
+  /* Exclusive open of a block device fails if it is mounted or is
+   * active swap: the one mistake that must never get through. */
+  else if (exists && S_ISBLK (st.st_mode) && !options->read_only)
+    flags |= O_EXCL;
+
+  f = calloc (1, sizeof *f);
+  if (f == NULL) {
+    vswap_error_set (err, ENOMEM, "%s: out of memory", path);
+    return NULL;
+  }
+  f->read_only = options->read_only;
+
+  f->fd = open_path (path, flags, &direct);
+  if (f->fd == -1) {
+    open_error (err, path, errno, options);
+    free (f);
+    return NULL;
+  }
+  if (fstat (f->fd, &st) == -1) {
+    errnum = errno;
+    vswap_error_set (err, errnum, "%s: %s", path, strerror (errnum));
+    goto fail;
+  }
+  f->block_device = S_ISBLK (st.st_mode);
+  if (options->create && !S_ISREG (st.st_mode)) {
+    close (f->fd);
+    free (f);
+    goto refuse_create;
+  }
+  if (!f->block_device && !S_ISREG (st.st_mode)) {
+    close (f->fd);
+    free (f);
+    goto not_a_medium;
+  }
+
+  if (options->create && ftruncate (f->fd, options->create_size) == -1) {
+    errnum = errno;
+    vswap_error_set (err, errnum,
+                     "%s: cannot make it %" PRIu64 " bytes: %s: free some "
+                     "space or give a smaller size",
+                     path, options->create_size, strerror (errnum));
+    goto fail;
+  }
+
+  if (detect_geometry (f, path, &st, direct, options, &size, &io_align,
+                       err) < 0)
+    goto fail;
+  if (direct && !direct_io_works (f->fd, f->medium.geometry.read_unit,
+                                  size)) {
+    warn_buffered (path);
+    close (f->fd);
+    direct = false;
+    f->fd = open (path, flags & ~O_CREAT, 0600);
+    if (f->fd == -1) {
+      open_error (err, path, errno, options);
+      free (f);
+      return NULL;
+    }
+    if (detect_geometry (f, path, &st, direct, options, &size, &io_align,
+                         err) < 0)
+      goto fail;
+  }
+
+  if (vswap_geometry_finish (&f->medium.geometry, size, io_align, options,
+                             path, err) < 0)
+    goto fail;
+
+  vswap_io_pool_init (&f->io, f->fd);
+  f->medium.operations = &file_operations;
+  snprintf (f->medium.description, sizeof f->medium.description,
+            "%s (%s, %s, %s%s)", path,
+            f->block_device ? "block device" : "regular file",
+            direct ? "O_DIRECT" : "buffered",
+            vswap_io_pool_engine (&f->io),
+            f->read_only ? ", read-only" : "");
+  return &f->medium;
+
+ fail:
+  close (f->fd);
+  free (f);
+  return NULL;
+
+ refuse_create:
+  vswap_error_set (err, EEXIST,
+                   "%s: exists and is not a regular file; refusing to "
+                   "create a file over it: drop the size to use it as it is",
+                   path);
+  return NULL;
+
+ not_a_medium:
+  vswap_error_set (err, EINVAL,
+                   "%s: not a regular file or block device: give the path "
+                   "of one", path);
+  return NULL;
+}

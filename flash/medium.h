@@ -1,0 +1,105 @@
+/* vswap: the one interface between the store (core/) and every kind of
+ * medium (flash/).
+ *
+ * A medium is a byte-addressed device with a geometry.  The store obeys the
+ * geometry and nothing else: it never asks what kind of device it is.
+ *
+ * Rules every caller keeps, and every implementation may assert:
+ * - write offsets and lengths are multiples of geometry.write_unit;
+ * - read offsets and lengths are multiples of geometry.read_unit;
+ * - buffers are aligned to VSWAP_MEDIUM_BUFFER_ALIGN (O_DIRECT);
+ * - discard ranges are whole segments (whole write units; on a zoned
+ *   medium whole zones);
+ * - on a sequential_only medium, writes inside an erase block start at its
+ *   write pointer, and the block must be discarded (reset) before reuse.
+ *
+ * All operations are synchronous and thread-safe: several threads may read
+ * while one writes.  They return 0 or a negative errno.
+ */
+#ifndef VSWAP_MEDIUM_H
+#define VSWAP_MEDIUM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define VSWAP_MEDIUM_BUFFER_ALIGN 4096
+
+struct vswap_geometry {
+  uint64_t capacity;            /* usable bytes, a multiple of write_unit */
+  uint32_t write_unit;          /* smallest and alignment of every write */
+  uint32_t read_unit;           /* alignment of every read */
+  uint32_t erase_block;         /* erase block / zone size; suggested segment */
+  uint32_t max_open_segments;   /* erase blocks open for writing at once; 0 = any */
+  bool sequential_only;         /* zoned: writes only at the write pointer */
+  bool can_discard;             /* discard frees the space on the device */
+  bool discard_zeroes;          /* discarded ranges read back as zeros */
+};
+
+struct vswap_medium;
+
+struct vswap_medium_operations {
+  const char *name;             /* "file", "memory", ... */
+  int (*read) (struct vswap_medium *medium, void *buffer, size_t length,
+               uint64_t offset);
+  int (*write) (struct vswap_medium *medium, const void *buffer,
+                size_t length, uint64_t offset);
+  /* Erase (discard, zone reset) a whole number of erase blocks. */
+  int (*discard) (struct vswap_medium *medium, uint64_t offset,
+                  uint64_t length);
+  /* Make every completed write durable (fdatasync, FLUSH). */
+  int (*flush) (struct vswap_medium *medium);
+  void (*close) (struct vswap_medium *medium);
+};
+
+struct vswap_medium {
+  const struct vswap_medium_operations *operations;
+  struct vswap_geometry geometry;
+  char description[256];        /* for messages: path and mode */
+  /* Counters kept by vswap_medium_read/write/discard (not by backends). */
+  uint64_t bytes_read, bytes_written, bytes_discarded;
+  uint64_t reads, writes, discards, flushes;
+};
+
+/* How to open a medium.  Zero means "the medium's own value". */
+struct vswap_medium_options {
+  bool create;                  /* create a regular file of size create_size */
+  uint64_t create_size;
+  uint32_t erase_block;         /* override the detected erase block */
+  uint32_t write_unit;          /* override the detected write unit */
+  bool read_only;
+  bool buffered;                /* do not try O_DIRECT */
+};
+
+/* Open the medium named by SPEC: "memory:SIZE" for a RAM medium (tests),
+ * anything else a path to a regular file or a block device.  Returns NULL
+ * and fills ERR on failure. */
+struct vswap_medium *vswap_medium_open (const char *spec,
+                                        const struct vswap_medium_options *options,
+                                        struct vswap_error *err);
+
+/* Backends, called by vswap_medium_open. */
+struct vswap_medium *vswap_file_medium_open (const char *path,
+                                             const struct vswap_medium_options *options,
+                                             struct vswap_error *err);
+struct vswap_medium *vswap_memory_medium_open (uint64_t size,
+                                               const struct vswap_medium_options *options,
+                                               struct vswap_error *err);
+
+/* Checked wrappers: assert the alignment rules, count, then call the
+ * backend.  The store uses only these. */
+int vswap_medium_read (struct vswap_medium *medium, void *buffer,
+                       size_t length, uint64_t offset);
+int vswap_medium_write (struct vswap_medium *medium, const void *buffer,
+                        size_t length, uint64_t offset);
+int vswap_medium_discard (struct vswap_medium *medium, uint64_t offset,
+                          uint64_t length);
+int vswap_medium_flush (struct vswap_medium *medium);
+void vswap_medium_close (struct vswap_medium *medium);
+
+/* Parse "4M", "512K", "1G", "4096" into bytes.  Returns -EINVAL on junk. */
+int vswap_parse_size (const char *text, uint64_t *bytes);
+
+#endif /* VSWAP_MEDIUM_H */

@@ -1,0 +1,784 @@
+/* vswap: the nbdkit plugin.
+ *
+ * Thin glue: it parses the configuration keys, hardens the server for
+ * serving swap (locked memory, IO_FLUSHER threads), and turns every NBD
+ * request into one call of the store (core/store.h).  Every behaviour a
+ * client can see is a core function with its own tests; nothing here
+ * decides what happens to a page.
+ *
+ * Usage: nbdkit vswap store=PATH [readtrim=…] [compress=…] [statsfile=…] …
+ * See nbdkit-vswap-plugin(1).
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "medium.h"
+#include "store.h"
+
+/* Older C libraries lack these; the kernel decides whether it knows them,
+ * and we warn if it does not. */
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+/* Every store function is thread-safe (core/store.h), so requests from
+ * all connections may run at once: that is what multi-conn promises. */
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+/* How often the statistics file is rewritten, besides on every flush. */
+#define STATISTICS_INTERVAL 2
+
+/* Configuration. */
+static char *store_path;                /* store=, absolute */
+static enum vswap_readtrim readtrim = VSWAP_READTRIM_HINT;
+static bool override_compression;       /* compress= given */
+static enum vswap_compression compression;
+static int compression_level;
+static char *statsfile;                 /* statsfile=, absolute, or NULL */
+static char *statsfile_tmp;             /* statsfile.tmp, renamed over it */
+static unsigned io_contexts = 16;
+static bool lock_memory = true;
+static bool buffered;
+
+/* Opened in .get_ready, closed in .unload. */
+static struct vswap_medium *medium;
+static struct vswap_store *store;
+
+/* The statistics file.  The buffers are static so that writing the file
+ * on the flush path allocates nothing. */
+static pthread_mutex_t statistics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vswap_statistics statistics;
+static char statistics_json[32768];
+static bool statistics_failing;         /* warned about the current failure */
+
+static pthread_mutex_t statistics_thread_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t statistics_thread_cond;
+static pthread_t statistics_thread;
+static bool statistics_thread_running;
+static bool statistics_thread_stop;
+
+/* strerror translates through gettext; strerrordesc_np does not.  nbdkit
+ * speaks English anyway, and gettext inside nbdkit with a sanitizer
+ * runtime preloaded (the sanitizer test builds) leaves glibc's locale lock
+ * unbalanced, so that nbdkit then hangs in exit.  No %m for the same
+ * reason. */
+static const char *
+error_text (int errnum)
+{
+#if defined __GLIBC__ && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+  const char *text = strerrordesc_np (errnum);
+
+  if (text)
+    return text;
+#endif
+  return strerror (errnum);
+}
+
+/* Set once a thread has asked to be an IO_FLUSHER.  initial-exec keeps
+ * the variable in the static TLS block: the default model for a
+ * dlopen'd module allocates each thread's copy with malloc on first use,
+ * which is exactly the allocation on the I/O path we must not make. */
+static __thread bool thread_marked __attribute__ ((tls_model ("initial-exec")));
+static atomic_flag io_flusher_warned = ATOMIC_FLAG_INIT;
+
+/* nbdkit creates its worker threads itself and offers no hook when it
+ * does, so each thread marks itself the first time it enters a callback.
+ * Before that it has only read a request from the socket.  PR_SET_IO_FLUSHER
+ * keeps the thread's own allocations from recursing into reclaim, i.e.
+ * into swapping to us. */
+static inline void
+mark_io_thread (void)
+{
+  if (__builtin_expect (thread_marked, true))
+    return;
+  thread_marked = true;
+
+  if (prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) == -1 &&
+      !atomic_flag_test_and_set (&io_flusher_warned)) {
+    int e = errno;
+    nbdkit_error ("warning: PR_SET_IO_FLUSHER refused (%s): under memory "
+                  "pressure the server's threads may wait on reclaim that "
+                  "waits on them; %s",
+                  error_text (e),
+                  e == EPERM ? "run nbdkit with CAP_SYS_RESOURCE"
+                  : "this needs Linux 5.6 or later");
+  }
+}
+
+static void write_statistics (void);
+static void vswap_cleanup (void);
+
+static void
+vswap_unload (void)
+{
+  /* .cleanup is not guaranteed to run, so do its work here too. */
+  vswap_cleanup ();
+
+  if (store) {
+    int r;
+
+    /* Flush first so that the last statistics include it. */
+    r = vswap_store_flush (store);
+    if (r < 0)
+      nbdkit_error ("store=%s: flush at exit: %s", store_path, error_text (-r));
+    write_statistics ();
+    r = vswap_store_close (store);
+    if (r < 0)
+      nbdkit_error ("store=%s: close: %s", store_path, error_text (-r));
+    store = NULL;
+  }
+  if (medium) {
+    vswap_medium_close (medium);
+    medium = NULL;
+  }
+
+  free (store_path);
+  free (statsfile);
+  free (statsfile_tmp);
+}
+
+/* yes/no keys.  nbdkit_parse_bool's message does not name the key. */
+static int
+parse_yes_no (const char *key, const char *value, bool *result)
+{
+  static const char *const yes[] = { "yes", "on", "true", "1" };
+  static const char *const no[] = { "no", "off", "false", "0" };
+  size_t i;
+
+  for (i = 0; i < sizeof yes / sizeof yes[0]; ++i) {
+    if (strcasecmp (value, yes[i]) == 0) {
+      *result = true;
+      return 0;
+    }
+    if (strcasecmp (value, no[i]) == 0) {
+      *result = false;
+      return 0;
+    }
+  }
+  nbdkit_error ("%s=%s is not valid: use yes or no", key, value);
+  return -1;
+}
+
+static int
+parse_compress (const char *value)
+{
+  const char *level;
+  char *end;
+  long n;
+
+  if (strcmp (value, "none") == 0) {
+    override_compression = true;
+    compression = VSWAP_COMPRESS_NONE;
+    compression_level = 0;
+    return 0;
+  }
+  if (strcmp (value, "zstd") == 0) {
+    override_compression = true;
+    compression = VSWAP_COMPRESS_ZSTD;
+    compression_level = 0;      /* the core's default */
+    return 0;
+  }
+  if (strncmp (value, "zstd:", 5) == 0) {
+    level = value + 5;
+    errno = 0;
+    n = strtol (level, &end, 10);
+    if (errno == 0 && end != level && *end == '\0' && n >= 1 && n <= 22) {
+      override_compression = true;
+      compression = VSWAP_COMPRESS_ZSTD;
+      compression_level = n;
+      return 0;
+    }
+  }
+  nbdkit_error ("compress=%s is not valid: use none, zstd or zstd:LEVEL "
+                "(LEVEL 1 to 22)", value);
+  return -1;
+}
+
+static int
+vswap_config (const char *key, const char *value)
+{
+  if (strcmp (key, "store") == 0) {
+    if (store_path) {
+      nbdkit_error ("store= given twice (%s and %s): give one store",
+                    store_path, value);
+      return -1;
+    }
+    /* vswap_medium_open would make an empty RAM medium of this, which
+     * has no store on it to serve. */
+    if (strncmp (value, "memory:", 7) == 0) {
+      nbdkit_error ("store=%s is not valid: a memory medium starts "
+                    "unformatted; give a file or block device formatted "
+                    "with vswap format", value);
+      return -1;
+    }
+    /* Absolute, because the server changes directory when it forks;
+     * and it must exist now, so that a typo stops nbdkit at once. */
+    store_path = realpath (value, NULL);
+    if (store_path == NULL) {
+      nbdkit_error ("store=%s: %s", value, error_text (errno));
+      return -1;
+    }
+  }
+  else if (strcmp (key, "readtrim") == 0) {
+    if (strcmp (value, "off") == 0)
+      readtrim = VSWAP_READTRIM_OFF;
+    else if (strcmp (value, "hint") == 0)
+      readtrim = VSWAP_READTRIM_HINT;
+    else if (strcmp (value, "on") == 0)
+      readtrim = VSWAP_READTRIM_ON;
+    else {
+      nbdkit_error ("readtrim=%s is not valid: use off, hint or on", value);
+      return -1;
+    }
+  }
+  else if (strcmp (key, "compress") == 0) {
+    if (parse_compress (value) == -1)
+      return -1;
+  }
+  else if (strcmp (key, "statsfile") == 0) {
+    if (*value == '\0') {
+      nbdkit_error ("statsfile= is empty: give the path of a file to write");
+      return -1;
+    }
+    free (statsfile);
+    /* The file need not exist yet, so not nbdkit_realpath. */
+    statsfile = nbdkit_absolute_path (value);
+    if (statsfile == NULL)
+      return -1;
+  }
+  else if (strcmp (key, "io-contexts") == 0) {
+    char *end;
+    unsigned long n;
+
+    errno = 0;
+    n = strtoul (value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || value[0] == '-' ||
+        n < 1 || n > 4096) {
+      nbdkit_error ("io-contexts=%s is not valid: use a number from 1 to 4096",
+                    value);
+      return -1;
+    }
+    io_contexts = n;
+  }
+  else if (strcmp (key, "lock-memory") == 0) {
+    if (parse_yes_no (key, value, &lock_memory) == -1)
+      return -1;
+  }
+  else if (strcmp (key, "buffered") == 0) {
+    if (parse_yes_no (key, value, &buffered) == -1)
+      return -1;
+  }
+  else {
+    nbdkit_error ("unknown parameter '%s': see nbdkit vswap --help", key);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+vswap_config_complete (void)
+{
+  if (store_path == NULL) {
+    nbdkit_error ("store=PATH is required: a file or block device formatted "
+                  "with vswap format");
+    return -1;
+  }
+  if (statsfile) {
+    if (asprintf (&statsfile_tmp, "%s.tmp", statsfile) == -1) {
+      nbdkit_error ("asprintf: %s", error_text (errno));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+#define vswap_config_help \
+  "store=<PATH>         (required) File or block device formatted with\n" \
+  "                     'vswap format'.\n" \
+  "readtrim=off|hint|on What reading a page does (default hint).\n" \
+  "compress=none|zstd|zstd:<LEVEL>\n" \
+  "                     Compression of new writes (default: the store's).\n" \
+  "statsfile=<PATH>     Write statistics as JSON every 2 s and on flush.\n" \
+  "io-contexts=<N>      Requests served at once (default 16).\n" \
+  "lock-memory=yes|no   Lock the server's memory (default yes).\n" \
+  "buffered=yes|no      Do not use O_DIRECT on the medium (default no)."
+
+static void
+vswap_dump_plugin (void)
+{
+  printf ("vswap_version=%s\n", PACKAGE_VERSION);
+  printf ("vswap_page_size=%d\n", VSWAP_PAGE_SIZE);
+  printf ("vswap_readtrim=off,hint,on\n");
+  printf ("vswap_compress=none,zstd\n");
+  printf ("vswap_statsfile=yes\n");
+  printf ("vswap_lock_memory=yes\n");
+  printf ("vswap_io_flusher=yes\n");
+}
+
+/* Damage found while the map is rebuilt is not fatal (the pages
+ * concerned read as EIO), but the operator must hear of it. */
+static void
+report_damage (void *opaque, const char *message)
+{
+  nbdkit_error ("store=%s: %s", store_path, message);
+}
+
+/* The core's messages usually name the medium already. */
+static void
+open_error (const struct vswap_error *err, const char *fallback)
+{
+  const char *message = err->message[0] ? err->message : fallback;
+
+  if (strstr (message, store_path))
+    nbdkit_error ("%s", message);
+  else
+    nbdkit_error ("store=%s: %s", store_path, message);
+}
+
+/* Open here rather than in .after_fork so that a foreign, unformatted or
+ * damaged store stops nbdkit while its messages still reach the user. */
+static int
+vswap_get_ready (void)
+{
+  struct vswap_medium_options medium_options = {
+    .buffered = buffered,
+  };
+  struct vswap_open_options open_options = {
+    .readtrim = readtrim,
+    .override_compression = override_compression,
+    .compression = compression,
+    .compression_level = compression_level,
+    .io_contexts = io_contexts,
+    .report = report_damage,
+  };
+  struct vswap_error err;
+
+  vswap_error_clear (&err);
+  medium = vswap_medium_open (store_path, &medium_options, &err);
+  if (medium == NULL) {
+    open_error (&err, "cannot open the medium");
+    return -1;
+  }
+
+  vswap_error_clear (&err);
+  store = vswap_store_open (medium, &open_options, &err);
+  if (store == NULL) {
+    open_error (&err, "cannot open the store");
+    vswap_medium_close (medium);
+    medium = NULL;
+    return -1;
+  }
+
+  nbdkit_debug ("store=%s: %" PRIu64 " bytes on %s", store_path,
+                vswap_store_size (store), medium->description);
+  return 0;
+}
+
+/* Write PATH.tmp, then rename it over PATH, so that a reader never sees a
+ * half-written file.  Called from the flush path: it takes a lock and
+ * makes system calls, but allocates nothing. */
+static void
+write_statistics (void)
+{
+  const char *problem = NULL;
+  int n, fd, e = 0;
+  size_t done;
+  ssize_t w;
+
+  if (statsfile == NULL || store == NULL)
+    return;
+
+  pthread_mutex_lock (&statistics_lock);
+
+  vswap_store_statistics (store, &statistics);
+  /* Leave a byte for the newline. */
+  n = vswap_statistics_json (&statistics, statistics_json,
+                             sizeof statistics_json - 1);
+  if (n < 0) {
+    problem = "statistics do not fit the buffer";
+    e = -n;
+    goto out;
+  }
+  statistics_json[n++] = '\n';
+
+  fd = open (statsfile_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd == -1) {
+    problem = "open";
+    e = errno;
+    goto out;
+  }
+  for (done = 0; done < (size_t) n; done += w) {
+    w = write (fd, statistics_json + done, n - done);
+    if (w == -1) {
+      if (errno == EINTR) {
+        w = 0;
+        continue;
+      }
+      problem = "write";
+      e = errno;
+      close (fd);
+      unlink (statsfile_tmp);
+      goto out;
+    }
+  }
+  if (close (fd) == -1) {
+    problem = "close";
+    e = errno;
+    unlink (statsfile_tmp);
+    goto out;
+  }
+  if (rename (statsfile_tmp, statsfile) == -1) {
+    problem = "rename";
+    e = errno;
+    unlink (statsfile_tmp);
+    goto out;
+  }
+
+ out:
+  /* Warn once per run of failures, not every two seconds. */
+  if (problem && !statistics_failing)
+    nbdkit_error ("warning: statsfile=%s: %s: %s", statsfile, problem,
+                  error_text (e));
+  statistics_failing = problem != NULL;
+  pthread_mutex_unlock (&statistics_lock);
+}
+
+static void *
+statistics_thread_main (void *arg)
+{
+  struct timespec deadline;
+
+  pthread_mutex_lock (&statistics_thread_lock);
+  while (!statistics_thread_stop) {
+    clock_gettime (CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += STATISTICS_INTERVAL;
+    while (!statistics_thread_stop &&
+           pthread_cond_timedwait (&statistics_thread_cond,
+                                   &statistics_thread_lock,
+                                   &deadline) != ETIMEDOUT)
+      ;
+    if (statistics_thread_stop)
+      break;
+    pthread_mutex_unlock (&statistics_thread_lock);
+    write_statistics ();
+    pthread_mutex_lock (&statistics_thread_lock);
+  }
+  pthread_mutex_unlock (&statistics_thread_lock);
+  return NULL;
+}
+
+/* After nbdkit's fork: memory locks and threads do not survive fork. */
+static int
+vswap_after_fork (void)
+{
+  pthread_condattr_t attr;
+  int r;
+
+  /* MCL_ONFAULT: locking every thread stack and buffer up front is what
+   * got nbdkit --swap OOM-killed at start in a small guest.  Refusal is
+   * a warning: the server still works, it is only less safe. */
+  if (lock_memory &&
+      mlockall (MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == -1) {
+    int e = errno;
+    nbdkit_error ("warning: lock-memory=yes: mlockall refused (%s): the "
+                  "server's own memory may be swapped out to itself; %s",
+                  error_text (e),
+                  e == EPERM || e == ENOMEM
+                  ? "raise the memlock limit (ulimit -l) or grant "
+                    "CAP_IPC_LOCK, or set lock-memory=no"
+                  : "this needs Linux 4.4 or later");
+  }
+
+  /* The main thread accepts connections; mark it too. */
+  mark_io_thread ();
+
+  if (statsfile) {
+    pthread_condattr_init (&attr);
+    pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+    pthread_cond_init (&statistics_thread_cond, &attr);
+    pthread_condattr_destroy (&attr);
+
+    statistics_thread_stop = false;
+    r = pthread_create (&statistics_thread, NULL, statistics_thread_main,
+                        NULL);
+    if (r != 0) {
+      nbdkit_error ("statsfile=%s: pthread_create: %s", statsfile,
+                    error_text (r));
+      return -1;
+    }
+    statistics_thread_running = true;
+  }
+  return 0;
+}
+
+static void
+vswap_cleanup (void)
+{
+  if (!statistics_thread_running)
+    return;
+  pthread_mutex_lock (&statistics_thread_lock);
+  statistics_thread_stop = true;
+  pthread_cond_signal (&statistics_thread_cond);
+  pthread_mutex_unlock (&statistics_thread_lock);
+  pthread_join (statistics_thread, NULL);
+  statistics_thread_running = false;
+}
+
+static void *
+vswap_open (int readonly)
+{
+  mark_io_thread ();
+  /* All state is the store's; connections share it. */
+  return NBDKIT_HANDLE_NOT_NEEDED;
+}
+
+static int64_t
+vswap_get_size (void *handle)
+{
+  mark_io_thread ();
+  return vswap_store_size (store);
+}
+
+static int
+vswap_can_multi_conn (void *handle)
+{
+  /* One store behind every connection: a flush on one connection makes
+   * the writes of all of them durable. */
+  return 1;
+}
+
+static int
+vswap_can_trim (void *handle)
+{
+  return 1;
+}
+
+static int
+vswap_can_zero (void *handle)
+{
+  /* For a plugin, true means .zero is called (NBDKIT_ZERO_NATIVE is the
+   * filter spelling of the same thing). */
+  return 1;
+}
+
+static int
+vswap_can_fast_zero (void *handle)
+{
+  /* A zeroed page is a map entry plus a small record, never a page of
+   * zeros written out: zeroing is always fast. */
+  return 1;
+}
+
+static int
+vswap_can_flush (void *handle)
+{
+  return 1;
+}
+
+static int
+vswap_can_fua (void *handle)
+{
+  return NBDKIT_FUA_NATIVE;
+}
+
+static int
+vswap_can_extents (void *handle)
+{
+  return 1;
+}
+
+static int
+vswap_is_rotational (void *handle)
+{
+  return 0;
+}
+
+/* Negative errno from the core → NBD error.  nbdkit_error allocates, but
+ * only on the error path. */
+static int
+fail (const char *what, uint32_t count, uint64_t offset, int r)
+{
+  nbdkit_error ("%s of %" PRIu32 " bytes at %" PRIu64 ": %s",
+                what, count, offset, error_text (-r));
+  nbdkit_set_error (-r);
+  return -1;
+}
+
+static int
+vswap_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
+             uint32_t flags)
+{
+  int r;
+
+  mark_io_thread ();
+  r = vswap_store_read (store, buf, count, offset);
+  if (r < 0)
+    return fail ("read", count, offset, r);
+  return 0;
+}
+
+static int
+vswap_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
+              uint32_t flags)
+{
+  int r;
+
+  mark_io_thread ();
+  r = vswap_store_write (store, buf, count, offset,
+                         (flags & NBDKIT_FLAG_FUA) != 0);
+  if (r < 0)
+    return fail ("write", count, offset, r);
+  return 0;
+}
+
+static int
+vswap_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  int r;
+
+  mark_io_thread ();
+  r = vswap_store_trim (store, count, offset, (flags & NBDKIT_FLAG_FUA) != 0);
+  if (r < 0)
+    return fail ("trim", count, offset, r);
+  return 0;
+}
+
+/* With or without MAY_TRIM the result is the same: zero pages cost a map
+ * entry and no data, so there is nothing a hole would save. */
+static int
+vswap_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  int r;
+
+  mark_io_thread ();
+  r = vswap_store_zero (store, count, offset, (flags & NBDKIT_FLAG_FUA) != 0);
+  if (r < 0)
+    return fail ("zero", count, offset, r);
+  return 0;
+}
+
+static int
+vswap_flush (void *handle, uint32_t flags)
+{
+  int r;
+
+  mark_io_thread ();
+  r = vswap_store_flush (store);
+  if (r < 0)
+    return fail ("flush", 0, 0, r);
+  write_statistics ();
+  return 0;
+}
+
+struct extents_context {
+  struct nbdkit_extents *extents;
+  bool req_one;
+  bool stopped;                 /* REQ_ONE and the first extent is added */
+  int error;                    /* errno from nbdkit_add_extent */
+};
+
+static int
+add_extent (void *opaque, uint64_t offset, uint64_t length,
+            enum vswap_extent_kind kind)
+{
+  struct extents_context *ctx = opaque;
+  uint32_t type;
+
+  switch (kind) {
+  case VSWAP_EXTENT_HOLE: type = NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO; break;
+  case VSWAP_EXTENT_ZERO: type = NBDKIT_EXTENT_ZERO; break;
+  default:                type = 0; break;
+  }
+  if (nbdkit_add_extent (ctx->extents, offset, length, type) == -1) {
+    ctx->error = errno ? errno : EIO;
+    return -ctx->error;
+  }
+  /* The client wants only the first extent.  A negative return is the
+   * only way to stop the store's walk; ctx->stopped says it is not an
+   * error. */
+  if (ctx->req_one) {
+    ctx->stopped = true;
+    return -ECANCELED;
+  }
+  return 0;
+}
+
+static int
+vswap_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+               struct nbdkit_extents *extents)
+{
+  struct extents_context ctx = {
+    .extents = extents,
+    .req_one = (flags & NBDKIT_FLAG_REQ_ONE) != 0,
+  };
+  int r;
+
+  mark_io_thread ();
+  r = vswap_store_extents (store, count, offset, add_extent, &ctx);
+  if (ctx.error) {
+    nbdkit_set_error (ctx.error);
+    return -1;
+  }
+  if (r < 0 && !ctx.stopped)
+    return fail ("block status", count, offset, r);
+  return 0;
+}
+
+static struct nbdkit_plugin plugin = {
+  .name              = "vswap",
+  .longname          = "vswap virtual swap device",
+  .version           = PACKAGE_VERSION,
+  .description       = "Log-structured, compressing page store for swap",
+  .unload            = vswap_unload,
+  .config            = vswap_config,
+  .config_complete   = vswap_config_complete,
+  .config_help       = vswap_config_help,
+  .magic_config_key  = "store",
+  .dump_plugin       = vswap_dump_plugin,
+  .get_ready         = vswap_get_ready,
+  .after_fork        = vswap_after_fork,
+  .cleanup           = vswap_cleanup,
+  .open              = vswap_open,
+  .get_size          = vswap_get_size,
+  .can_multi_conn    = vswap_can_multi_conn,
+  .can_trim          = vswap_can_trim,
+  .can_zero          = vswap_can_zero,
+  .can_fast_zero     = vswap_can_fast_zero,
+  .can_flush         = vswap_can_flush,
+  .can_fua           = vswap_can_fua,
+  .can_extents       = vswap_can_extents,
+  .is_rotational     = vswap_is_rotational,
+  .pread             = vswap_pread,
+  .pwrite            = vswap_pwrite,
+  .trim              = vswap_trim,
+  .zero              = vswap_zero,
+  .flush             = vswap_flush,
+  .extents           = vswap_extents,
+  .errno_is_preserved = 0,
+};
+
+NBDKIT_REGISTER_PLUGIN (plugin)

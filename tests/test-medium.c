@@ -1,0 +1,659 @@
+/* vswap: unit tests of the media (flash/): size parsing, the memory
+ * medium, and the file medium with and without O_DIRECT and io_uring.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "medium.h"
+
+#define MiB (UINT64_C (1) << 20)
+
+/* Tests with an index run once for each of these file setups. */
+struct file_setup {
+  const char *dir;              /* NULL: $TMPDIR or /tmp */
+  bool buffered;
+  bool no_uring;
+};
+
+static const struct file_setup setups[] = {
+  { ".", false, false },        /* the build directory: O_DIRECT */
+  { ".", true, false },
+  { ".", false, true },
+  { NULL, false, false },       /* tmpfs may refuse O_DIRECT: fallback */
+  { "/dev/shm", false, false },
+};
+#define NR_SETUPS ((int) (sizeof setups / sizeof setups[0]))
+
+static bool no_uring_outside;
+
+static void *
+xalloc (size_t length)
+{
+  void *p = NULL;
+
+  ck_assert_int_eq (posix_memalign (&p, VSWAP_MEDIUM_BUFFER_ALIGN, length),
+                    0);
+  return p;
+}
+
+static void
+fill (unsigned char *buffer, size_t length, unsigned seed)
+{
+  size_t i;
+
+  for (i = 0; i < length; i++)
+    buffer[i] = (unsigned char) (seed * 131 + i * 7 + (i >> 12));
+}
+
+static bool
+all_zero (const unsigned char *buffer, size_t length)
+{
+  size_t i;
+
+  for (i = 0; i < length; i++)
+    if (buffer[i])
+      return false;
+  return true;
+}
+
+/* Messages are for a terminal: one line, starting with what failed. */
+static void
+check_message (const struct vswap_error *err, const char *start)
+{
+  ck_assert_msg (err->message[0] != '\0', "no message");
+  ck_assert_msg (strchr (err->message, '\n') == NULL,
+                 "message is more than one line: %s", err->message);
+  ck_assert_msg (strncmp (err->message, start, strlen (start)) == 0,
+                 "message \"%s\" does not start with \"%s\"",
+                 err->message, start);
+  ck_assert_msg (strchr (err->message, ':') != NULL,
+                 "message names no fix: %s", err->message);
+}
+
+/* ---- vswap_parse_size ---- */
+
+START_TEST (test_parse_size_good)
+{
+  static const struct {
+    const char *text;
+    uint64_t bytes;
+  } cases[] = {
+    { "0", 0 },
+    { "4096", 4096 },
+    { "4096b", 4096 },
+    { "4096B", 4096 },
+    { "512K", 512 << 10 },
+    { "512k", 512 << 10 },
+    { "512KiB", 512 << 10 },
+    { "4M", 4 * MiB },
+    { "4m", 4 * MiB },
+    { "4MiB", 4 * MiB },
+    { "4mib", 4 * MiB },
+    { "1G", UINT64_C (1) << 30 },
+    { "1GiB", UINT64_C (1) << 30 },
+    { "1T", UINT64_C (1) << 40 },
+    { "3P", UINT64_C (3) << 50 },
+    { "15E", UINT64_C (15) << 60 },
+    { "007", 7 },
+    { "18446744073709551615", UINT64_MAX },
+    { "17179869183G", UINT64_C (17179869183) << 30 },
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uint64_t bytes = 12345;
+
+    ck_assert_msg (vswap_parse_size (cases[i].text, &bytes) == 0,
+                   "\"%s\" refused", cases[i].text);
+    ck_assert_msg (bytes == cases[i].bytes,
+                   "\"%s\" gave %" PRIu64, cases[i].text, bytes);
+  }
+}
+END_TEST
+
+START_TEST (test_parse_size_bad)
+{
+  static const char *const cases[] = {
+    "", "K", "M", "-1", "+1", " 1", "1 ", "1.5G", "0x10", "1KB", "1MB",
+    "1Ki", "1KiBB", "1Q", "1GG", "12abc", "1e3", "4 M",
+    "18446744073709551616",       /* 2^64 */
+    "99999999999999999999999",
+    "16E", "17179869184G", "16777216T",
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uint64_t bytes = 12345;
+
+    ck_assert_msg (vswap_parse_size (cases[i], &bytes) == -EINVAL,
+                   "\"%s\" accepted", cases[i]);
+    ck_assert_msg (bytes == 12345, "\"%s\" wrote the result", cases[i]);
+  }
+  ck_assert_int_eq (vswap_parse_size (NULL, &(uint64_t) { 0 }), -EINVAL);
+}
+END_TEST
+
+/* ---- what every medium must do ---- */
+
+/* Write, read back, discard, flush, and count, on an opened medium of at
+ * least two erase blocks. */
+static void
+exercise (struct vswap_medium *m)
+{
+  const struct vswap_geometry *g = &m->geometry;
+  size_t eb = g->erase_block;
+  unsigned char *out = xalloc (2 * eb), *in = xalloc (2 * eb);
+
+  /* Room for the writes below to land in distinct places. */
+  ck_assert_uint_ge (g->capacity, 3 * eb);
+  ck_assert_uint_eq (g->capacity % eb, 0);
+  ck_assert_uint_eq (eb % g->write_unit, 0);
+  ck_assert_uint_eq (g->write_unit % g->read_unit, 0);
+  ck_assert_uint_eq (m->reads + m->writes + m->discards + m->flushes, 0);
+
+  /* Never-written space reads as zeros (sparse file, fresh mapping). */
+  ck_assert_int_eq (vswap_medium_read (m, in, eb, 0), 0);
+  ck_assert (all_zero (in, eb));
+
+  /* Two whole erase blocks, then one write unit in the middle of the
+   * second, then the last write unit of the medium. */
+  fill (out, 2 * eb, 1);
+  ck_assert_int_eq (vswap_medium_write (m, out, 2 * eb, 0), 0);
+  fill (out, g->write_unit, 2);
+  ck_assert_int_eq (vswap_medium_write (m, out, g->write_unit,
+                                        eb + 2 * g->write_unit), 0);
+  fill (out, g->write_unit, 3);
+  ck_assert_int_eq (vswap_medium_write (m, out, g->write_unit,
+                                        g->capacity - g->write_unit), 0);
+  ck_assert_int_eq (vswap_medium_flush (m), 0);
+
+  ck_assert_int_eq (vswap_medium_read (m, in, 2 * eb, 0), 0);
+  fill (out, 2 * eb, 1);
+  ck_assert (memcmp (in, out, eb + 2 * g->write_unit) == 0);
+  fill (out, g->write_unit, 2);
+  ck_assert (memcmp (in + eb + 2 * g->write_unit, out, g->write_unit) == 0);
+  fill (out, 2 * eb, 1);
+  ck_assert (memcmp (in + eb + 3 * g->write_unit,
+                     out + eb + 3 * g->write_unit,
+                     eb - 3 * g->write_unit) == 0);
+  /* A single read unit, in the middle. */
+  ck_assert_int_eq (vswap_medium_read (m, in, g->read_unit,
+                                       eb + 2 * g->write_unit), 0);
+  fill (out, g->write_unit, 2);
+  ck_assert (memcmp (in, out, g->read_unit) == 0);
+  fill (out, g->write_unit, 3);
+  ck_assert_int_eq (vswap_medium_read (m, in, g->write_unit,
+                                       g->capacity - g->write_unit), 0);
+  ck_assert (memcmp (in, out, g->write_unit) == 0);
+
+  /* Past the end is refused, and zero lengths do nothing. */
+  ck_assert_int_eq (vswap_medium_read (m, in, g->write_unit, g->capacity),
+                    -EINVAL);
+  ck_assert_int_eq (vswap_medium_write (m, out, 2 * (size_t) g->write_unit,
+                                        g->capacity - g->write_unit),
+                    -EINVAL);
+  ck_assert_int_eq (vswap_medium_read (m, in, 0, g->capacity), 0);
+  ck_assert_int_eq (vswap_medium_discard (m, g->capacity, eb), -EINVAL);
+
+  if (g->can_discard) {
+    ck_assert_int_eq (vswap_medium_discard (m, eb, eb), 0);
+    ck_assert_uint_eq (m->discards, 1);
+    ck_assert_uint_eq (m->bytes_discarded, eb);
+    ck_assert_int_eq (vswap_medium_read (m, in, 2 * eb, 0), 0);
+    fill (out, 2 * eb, 1);
+    ck_assert (memcmp (in, out, eb) == 0);
+    if (g->discard_zeroes)
+      ck_assert (all_zero (in + eb, eb));
+  }
+  else
+    ck_assert_int_eq (vswap_medium_discard (m, eb, eb), -EOPNOTSUPP);
+
+  ck_assert_uint_eq (m->writes, 3);
+  ck_assert_uint_eq (m->bytes_written, 2 * eb + 2 * g->write_unit);
+  ck_assert_uint_eq (m->reads, (g->can_discard ? 5 : 4));
+  ck_assert_uint_eq (m->bytes_read,
+                     eb + 2 * eb + g->read_unit + g->write_unit
+                     + (g->can_discard ? 2 * eb : 0));
+  ck_assert_uint_eq (m->flushes, 1);
+
+  free (in);
+  free (out);
+}
+
+/* ---- the memory medium ---- */
+
+START_TEST (test_memory)
+{
+  struct vswap_medium_options options = { 0 };
+  struct vswap_error err;
+  struct vswap_medium *m;
+
+  m = vswap_medium_open ("memory:17M", &options, &err);
+  ck_assert_msg (m != NULL, "%s", err.message);
+  ck_assert_str_eq (m->operations->name, "memory");
+  ck_assert_uint_eq (m->geometry.capacity, 16 * MiB);
+  ck_assert_uint_eq (m->geometry.erase_block, 4 * MiB);
+  ck_assert_uint_eq (m->geometry.write_unit, 4096);
+  ck_assert_uint_eq (m->geometry.read_unit, 4096);
+  ck_assert_uint_eq (m->geometry.max_open_segments, 0);
+  ck_assert (!m->geometry.sequential_only);
+  ck_assert (m->geometry.can_discard);
+  ck_assert (m->geometry.discard_zeroes);
+  exercise (m);
+  vswap_medium_close (m);
+}
+END_TEST
+
+START_TEST (test_memory_overrides)
+{
+  struct vswap_medium_options options = {
+    .erase_block = 128 << 10, .write_unit = 512,
+  };
+  struct vswap_error err;
+  struct vswap_medium *m;
+
+  m = vswap_medium_open ("memory:1M", &options, &err);
+  ck_assert_msg (m != NULL, "%s", err.message);
+  ck_assert_uint_eq (m->geometry.capacity, 1 * MiB);
+  ck_assert_uint_eq (m->geometry.erase_block, 128 << 10);
+  ck_assert_uint_eq (m->geometry.write_unit, 512);
+  ck_assert_uint_eq (m->geometry.read_unit, 512);
+  exercise (m);
+  vswap_medium_close (m);
+
+  /* A discard of an erase block that is not whole pages must still
+   * zero exactly that range. */
+  options.erase_block = 6144;
+  options.write_unit = 1024;
+  m = vswap_medium_open ("memory:64K", &options, &err);
+  ck_assert_msg (m != NULL, "%s", err.message);
+  exercise (m);
+  vswap_medium_close (m);
+}
+END_TEST
+
+START_TEST (test_memory_errors)
+{
+  static const char *const bad_specs[] = {
+    "memory:", "memory:0", "memory:junk", "memory:-4M", "memory:1KB",
+  };
+  struct vswap_medium_options options = { 0 };
+  struct vswap_error err;
+  size_t i;
+
+  for (i = 0; i < sizeof bad_specs / sizeof bad_specs[0]; i++) {
+    ck_assert (vswap_medium_open (bad_specs[i], &options, &err) == NULL);
+    check_message (&err, bad_specs[i]);
+  }
+
+  /* Smaller than one erase block. */
+  ck_assert (vswap_medium_open ("memory:1M", &options, &err) == NULL);
+  check_message (&err, "memory:");
+
+  /* Units that do not nest. */
+  options.write_unit = 3000;
+  ck_assert (vswap_medium_open ("memory:8M", &options, &err) == NULL);
+  check_message (&err, "memory:");
+  options.write_unit = 4096;
+  options.erase_block = 10000;
+  ck_assert (vswap_medium_open ("memory:8M", &options, &err) == NULL);
+  check_message (&err, "memory:");
+
+  ck_assert (vswap_medium_open ("", &options, &err) == NULL);
+  check_message (&err, "no medium");
+  ck_assert (vswap_medium_open (NULL, NULL, NULL) == NULL);
+}
+END_TEST
+
+START_TEST (test_memory_read_only)
+{
+  struct vswap_medium_options options = { .read_only = true };
+  struct vswap_error err;
+  struct vswap_medium *m;
+  unsigned char *buffer = xalloc (4096);
+
+  m = vswap_medium_open ("memory:8M", &options, &err);
+  ck_assert_msg (m != NULL, "%s", err.message);
+  fill (buffer, 4096, 1);
+  ck_assert_int_eq (vswap_medium_write (m, buffer, 4096, 0), -EROFS);
+  ck_assert_uint_eq (m->writes, 0);
+  ck_assert_int_eq (vswap_medium_read (m, buffer, 4096, 0), 0);
+  ck_assert (all_zero (buffer, 4096));
+  vswap_medium_close (m);
+  free (buffer);
+}
+END_TEST
+
+/* ---- the file medium ---- */
+
+static char *
+temp_path (const struct file_setup *setup)
+{
+  const char *dir = setup->dir;
+  static unsigned serial;
+  char *path;
+  size_t size;
+
+  if (dir == NULL) {
+    dir = getenv ("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+      dir = "/tmp";
+  }
+  size = strlen (dir) + 64;
+  path = malloc (size);
+  ck_assert_ptr_nonnull (path);
+  snprintf (path, size, "%s/test-medium.%d.%u.img", dir, (int) getpid (),
+            serial++);
+  return path;
+}
+
+/* Open SETUP's kind of file medium; NULL (test skipped) if SETUP's
+ * directory does not exist here. */
+static struct vswap_medium *
+open_setup (const struct file_setup *setup, const char *path,
+            struct vswap_medium_options *options)
+{
+  struct vswap_error err;
+  struct vswap_medium *m;
+  char *dir = strdup (path);
+  struct stat st;
+
+  *strrchr (dir, '/') = '\0';
+  if (stat (dir, &st) == -1) {
+    fprintf (stderr, "skipped: no %s here\n", dir);
+    free (dir);
+    return NULL;
+  }
+  free (dir);
+
+  /* VSWAP_NO_IO_URING=1 from outside turns io_uring off everywhere
+   * (valgrind does not see what io_uring writes into buffers). */
+  if (setup->no_uring || no_uring_outside)
+    setenv ("VSWAP_NO_IO_URING", "1", 1);
+  else
+    unsetenv ("VSWAP_NO_IO_URING");
+  options->buffered = setup->buffered;
+  m = vswap_medium_open (path, options, &err);
+  ck_assert_msg (m != NULL, "%s", err.message);
+  /* Which paths were taken goes to the test log. */
+  fprintf (stderr, "opened %s\n", m->description);
+  ck_assert_str_eq (m->operations->name, "file");
+  return m;
+}
+
+START_TEST (test_file)
+{
+  const struct file_setup *setup = &setups[_i];
+  struct vswap_medium_options options = {
+    .create = true, .create_size = 17 * MiB,
+  };
+  char *path = temp_path (setup);
+  struct vswap_medium *m;
+  unsigned char *buffer = xalloc (4096), *expected = xalloc (8192);
+  struct stat st;
+  bool punched;
+
+  m = open_setup (setup, path, &options);
+  if (m == NULL)
+    goto out;
+  ck_assert_uint_eq (m->geometry.capacity, 16 * MiB);
+  ck_assert_uint_eq (m->geometry.erase_block, 4 * MiB);
+  ck_assert_uint_eq (m->geometry.write_unit, 4096);
+  ck_assert_uint_eq (m->geometry.max_open_segments, 0);
+  ck_assert (!m->geometry.sequential_only);
+  ck_assert (m->geometry.can_discard == m->geometry.discard_zeroes);
+  if (strstr (m->description, "O_DIRECT"))
+    ck_assert_uint_eq (m->geometry.read_unit, 4096);
+  else
+    ck_assert_uint_eq (m->geometry.read_unit, 512);
+  if (setup->buffered)
+    ck_assert (strstr (m->description, "buffered") != NULL);
+  if (setup->no_uring || no_uring_outside)
+    ck_assert (strstr (m->description, "pread/pwrite") != NULL);
+  ck_assert_int_eq (stat (path, &st), 0);
+  ck_assert_int_eq (st.st_size, 17 * MiB);
+  exercise (m);
+  punched = m->geometry.can_discard;
+  vswap_medium_close (m);
+
+  /* Punched holes take no space (ext4, xfs, tmpfs punch; ramfs cannot,
+   * and the medium then says so). */
+  ck_assert_int_eq (stat (path, &st), 0);
+  if (punched)
+    ck_assert_int_le (st.st_blocks * 512, 5 * MiB);
+
+  /* What was written is still there without create; read-only
+   * refuses writes and does not discard. */
+  options.create = false;
+  options.read_only = true;
+  m = open_setup (setup, path, &options);
+  ck_assert (strstr (m->description, "read-only") != NULL);
+  ck_assert (!m->geometry.can_discard);
+  ck_assert_int_eq (vswap_medium_read (m, buffer, 4096, 4096), 0);
+  fill (expected, 8192, 1);
+  ck_assert (memcmp (buffer, expected + 4096, 4096) == 0);
+  ck_assert_int_eq (vswap_medium_write (m, buffer, 4096, 0), -EROFS);
+  vswap_medium_close (m);
+
+  /* Create over an existing file resizes it and keeps nothing we
+   * promise; a smaller size must shrink the capacity. */
+  options.create = true;
+  options.read_only = false;
+  options.create_size = 8 * MiB;
+  m = open_setup (setup, path, &options);
+  ck_assert_uint_eq (m->geometry.capacity, 8 * MiB);
+  vswap_medium_close (m);
+
+ out:
+  unlink (path);
+  free (path);
+  free (buffer);
+  free (expected);
+}
+END_TEST
+
+START_TEST (test_file_overrides)
+{
+  const struct file_setup *setup = &setups[_i];
+  struct vswap_medium_options options = {
+    .create = true, .create_size = 3 * MiB,
+    .erase_block = 1 * MiB, .write_unit = 8192,
+  };
+  char *path = temp_path (setup);
+  struct vswap_medium *m;
+
+  m = open_setup (setup, path, &options);
+  if (m) {
+    ck_assert_uint_eq (m->geometry.capacity, 3 * MiB);
+    ck_assert_uint_eq (m->geometry.erase_block, 1 * MiB);
+    ck_assert_uint_eq (m->geometry.write_unit, 8192);
+    exercise (m);
+    vswap_medium_close (m);
+  }
+  unlink (path);
+  free (path);
+}
+END_TEST
+
+struct worker {
+  struct vswap_medium *medium;
+  unsigned id;
+  int failures;
+};
+
+/* Each thread owns one erase block, and writes and reads it back over
+ * and over, so that every ring (and the waits for one) gets used. */
+static void *
+worker (void *arg)
+{
+  struct worker *w = arg;
+  uint64_t base = (uint64_t) w->id * w->medium->geometry.erase_block;
+  unsigned char *out = xalloc (65536), *in = xalloc (65536);
+  unsigned round;
+
+  for (round = 0; round < 200; round++) {
+    uint64_t offset = base + (round % 64) * 65536;
+
+    fill (out, 65536, w->id * 1000 + round);
+    if (vswap_medium_write (w->medium, out, 65536, offset) != 0
+        || vswap_medium_read (w->medium, in, 65536, offset) != 0
+        || memcmp (in, out, 65536) != 0)
+      w->failures++;
+  }
+  free (in);
+  free (out);
+  return NULL;
+}
+
+START_TEST (test_file_threads)
+{
+  const struct file_setup *setup = &setups[_i];
+  struct vswap_medium_options options = {
+    .create = true, .create_size = 32 * MiB,
+  };
+  char *path = temp_path (setup);
+  struct vswap_medium *m;
+  struct worker workers[8];
+  pthread_t threads[8];
+  unsigned i;
+
+  m = open_setup (setup, path, &options);
+  if (m) {
+    for (i = 0; i < 8; i++) {
+      workers[i] = (struct worker) { .medium = m, .id = i };
+      ck_assert_int_eq (pthread_create (&threads[i], NULL, worker,
+                                        &workers[i]), 0);
+    }
+    for (i = 0; i < 8; i++) {
+      ck_assert_int_eq (pthread_join (threads[i], NULL), 0);
+      ck_assert_int_eq (workers[i].failures, 0);
+    }
+    ck_assert_uint_eq (m->writes, 8 * 200);
+    ck_assert_uint_eq (m->reads, 8 * 200);
+    ck_assert_uint_eq (m->bytes_written, 8 * 200 * 65536);
+    vswap_medium_close (m);
+  }
+  unlink (path);
+  free (path);
+}
+END_TEST
+
+START_TEST (test_file_errors)
+{
+  struct vswap_medium_options options = { 0 };
+  struct vswap_error err;
+  struct vswap_medium *m;
+  char *path;
+
+  /* The message the user sees most often. */
+  ck_assert (vswap_medium_open ("/dev/sdz-vswap-missing", &options, &err)
+             == NULL);
+  check_message (&err, "/dev/sdz-vswap-missing: ");
+  ck_assert (strstr (err.message, "No such file") != NULL);
+  ck_assert (vswap_medium_open ("/nonexistent/dir/x", &options, &err)
+             == NULL);
+  check_message (&err, "/nonexistent/dir/x: ");
+
+  ck_assert (vswap_medium_open ("/dev/null", &options, &err) == NULL);
+  check_message (&err, "/dev/null: ");
+  ck_assert (vswap_medium_open (".", &options, &err) == NULL);
+  check_message (&err, ".: ");
+
+  /* Creating over something that is not a regular file. */
+  options.create = true;
+  options.create_size = 8 * MiB;
+  ck_assert (vswap_medium_open ("/dev/null", &options, &err) == NULL);
+  check_message (&err, "/dev/null: ");
+  ck_assert (strstr (err.message, "refusing") != NULL);
+  ck_assert (vswap_medium_open ("/nonexistent/dir/x", &options, &err)
+             == NULL);
+  check_message (&err, "/nonexistent/dir/x: ");
+
+  /* Contradictory options. */
+  path = temp_path (&setups[0]);
+  options.create_size = 0;
+  ck_assert (vswap_medium_open (path, &options, &err) == NULL);
+  check_message (&err, path);
+  options.create_size = 8 * MiB;
+  options.read_only = true;
+  ck_assert (vswap_medium_open (path, &options, &err) == NULL);
+  check_message (&err, path);
+  ck_assert_int_eq (access (path, F_OK), -1);
+
+  /* Smaller than one erase block. */
+  options.read_only = false;
+  options.create_size = 1 * MiB;
+  ck_assert (vswap_medium_open (path, &options, &err) == NULL);
+  check_message (&err, path);
+  ck_assert (strstr (err.message, "erase block") != NULL);
+
+  /* An O_DIRECT file's write unit must stay a multiple of 4096 (unless
+   * the file system refused O_DIRECT). */
+  options.create_size = 8 * MiB;
+  options.write_unit = 512;
+  m = vswap_medium_open (path, &options, &err);
+  if (m) {
+    ck_assert (strstr (m->description, "buffered") != NULL);
+    vswap_medium_close (m);
+  }
+  else
+    check_message (&err, path);
+
+  unlink (path);
+  free (path);
+}
+END_TEST
+
+static Suite *
+medium_suite (void)
+{
+  Suite *s = suite_create ("medium");
+  TCase *tc;
+
+  tc = tcase_create ("parse_size");
+  tcase_add_test (tc, test_parse_size_good);
+  tcase_add_test (tc, test_parse_size_bad);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("memory");
+  tcase_add_test (tc, test_memory);
+  tcase_add_test (tc, test_memory_overrides);
+  tcase_add_test (tc, test_memory_errors);
+  tcase_add_test (tc, test_memory_read_only);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("file");
+  tcase_set_timeout (tc, 60);
+  tcase_add_loop_test (tc, test_file, 0, NR_SETUPS);
+  tcase_add_loop_test (tc, test_file_overrides, 0, NR_SETUPS);
+  tcase_add_loop_test (tc, test_file_threads, 0, NR_SETUPS);
+  tcase_add_test (tc, test_file_errors);
+  suite_add_tcase (s, tc);
+
+  return s;
+}
+
+int
+main (void)
+{
+  SRunner *runner = srunner_create (medium_suite ());
+  const char *no_uring = getenv ("VSWAP_NO_IO_URING");
+  int failed;
+
+  no_uring_outside = no_uring && *no_uring && strcmp (no_uring, "0") != 0;
+
+  srunner_run_all (runner, CK_NORMAL);
+  failed = srunner_ntests_failed (runner);
+  srunner_free (runner);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

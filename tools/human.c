@@ -1,0 +1,62 @@
+/* vswap: numbers and identifiers written for people. */
+#include <config.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "tools.h"
+
+const char *
+tool_human_size (uint64_t bytes, char *buffer, size_t size)
+{
+  static const char *const units[] = { "bytes", "KiB", "MiB", "GiB",
+                                       "TiB", "PiB", "EiB" };
+  unsigned i = 0;
+
+  while (i + 1 < sizeof units / sizeof units[0]
+         && bytes >= ((uint64_t) 1024 << (10 * i)))
+    i++;
+  if (i == 0)
+    snprintf (buffer, size, "%" PRIu64 " bytes", bytes);
+  else if (bytes % ((uint64_t) 1 << (10 * i)) == 0)
+    snprintf (buffer, size, "%" PRIu64 " %s", bytes >> (10 * i), units[i]);
+  else
+    snprintf (buffer, size, "%.1f %s",
+              (double) bytes / (double) ((uint64_t) 1 << (10 * i)), units[i]);
+  return buffer;
+}
+
+void
+tool_format_uuid (const uint8_t uuid[16], char buffer[37])
+{
+  static const char hex[] = "0123456789abcdef";
+  char *p = buffer;
+  int i;
+
+  for (i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      *p++ = '-';
+    *p++ = hex[uuid[i] >> 4];
+    *p++ = hex[uuid[i] & 15];
+  }
+  *p = '\0';
+}
+
+const char *
+tool_compression_name (enum vswap_compression compression, int level,
+                       char *buffer, size_t size)
+{
+  switch (compression) {
+  case VSWAP_COMPRESS_NONE:
+    snprintf (buffer, size, "none");
+    break;
+  case VSWAP_COMPRESS_ZSTD:
+    /* The store keeps 0 for "the default", which is level 1. */
+    snprintf (buffer, size, "zstd level %d", level ? level : 1);
+    break;
+  default:
+    snprintf (buffer, size, "unknown (%d)", (int) compression);
+    break;
+  }
+  return buffer;
+}

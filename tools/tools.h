@@ -1,0 +1,63 @@
+/* vswap: the command-line tool.  Each subcommand lives in its own file and
+ * is a thin shell around core/ and flash/ functions.
+ */
+#ifndef VSWAP_TOOLS_H
+#define VSWAP_TOOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Exit codes shared by every subcommand.  check uses EXIT_PROBLEMS for
+ * "damage found" and EXIT_USAGE for "could not run", so that scripts can
+ * tell a damaged store from a missing one. */
+#define EXIT_OK       0
+#define EXIT_PROBLEMS 1         /* refused, failed, or problems found */
+#define EXIT_USAGE    2         /* bad command line; nothing was touched */
+
+/* Subcommands: ARGV[0] is the subcommand's name. */
+int vswap_format_main (int argc, char *argv[]);
+int vswap_inspect_main (int argc, char *argv[]);
+int vswap_check_main (int argc, char *argv[]);
+
+/* One line on stderr: "vswap COMMAND: MESSAGE". */
+void tool_error (const char *command, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+/* Report a getopt_long failure (opterr must be 0 and the option string
+ * must start with ':') as one line, and return EXIT_USAGE. */
+int tool_bad_option (const char *command, int c, char *argv[]);
+
+/* "4 MiB" when BYTES is a whole number of the unit, else "57.6 MiB". */
+const char *tool_human_size (uint64_t bytes, char *buffer, size_t size);
+
+/* 8-4-4-4-12 lowercase hex, NUL-terminated: BUFFER holds 37 bytes. */
+void tool_format_uuid (const uint8_t uuid[16], char buffer[37]);
+
+/* Names for the store's compression setting: "none", "zstd level 3". */
+const char *tool_compression_name (enum vswap_compression compression,
+                                   int level, char *buffer, size_t size);
+
+/* Open the store on SPEC read-only, for inspect and check: nothing is
+ * written, not even the recovery the plugin would do.  REPORT receives
+ * recovery warnings.  Returns the store with *MEDIUM to close after it, or
+ * NULL after reporting why on stderr (naming COMMAND). */
+struct vswap_store *tool_open_store (const char *command, const char *spec,
+                                     void (*report) (void *opaque,
+                                                     const char *message),
+                                     void *opaque,
+                                     struct vswap_medium **medium);
+void tool_close_store (struct vswap_store *store,
+                       struct vswap_medium *medium);
+
+/* Does SPEC start with another program's signature (a filesystem, a
+ * partition table, a swap area), which a new store would destroy?  Returns
+ * 1 and fills FOUND ("an ext4 filesystem") when one is recognised, 0 when
+ * none is, or a negative errno with ERR filled when SPEC cannot be read.
+ * Our own superblock is vswap_store_probe's business, not this one's. */
+int tool_find_signature (const char *spec, char *found, size_t size,
+                         struct vswap_error *err);
+
+#endif /* VSWAP_TOOLS_H */
