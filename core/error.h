@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 struct vswap_error {
   char message[512];
@@ -36,6 +37,17 @@ vswap_error_clear (struct vswap_error *err)
 {
   if (err)
     err->message[0] = '\0';
+}
+
+/* The text of an errno.  Not strerror: it takes glibc's locale lock, and
+ * inside nbdkit under AddressSanitizer that lock is left unbalanced and
+ * the server hangs at exit.  strerrordesc_np (glibc 2.32) takes no lock.
+ * Needs _GNU_SOURCE, which config.h defines. */
+static inline const char *
+vswap_strerror (int errnum)
+{
+  const char *text = strerrordesc_np (errnum);
+  return text ? text : "Unknown error";
 }
 
 #endif /* VSWAP_ERROR_H */

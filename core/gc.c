@@ -37,7 +37,10 @@ choose_victim (struct vswap_store *store)
 {
   int64_t best = -1;
   double best_score = 0;
-  const uint64_t minimum_gain = store->segment_size / 64;
+  /* Collecting a nearly full segment costs a whole segment of I/O for a
+   * few bytes, and its copy pays chunk headers and padding again: below
+   * this gain the store is full, and the write gets ENOSPC instead. */
+  const uint64_t minimum_gain = store->segment_size / 16;
 
   for (uint64_t i = 0; i < store->segment_count; i++) {
     const struct segment *s = &store->segments[i];
@@ -280,9 +283,13 @@ vswap_gc_make_room (struct vswap_store *store)
 
   assert (!store->collecting);
   store->collecting = true;
+  /* Each victim gains at least the minimum, so a segment's worth of
+   * victims without reaching the goal means the estimates were wrong: stop
+   * rather than spin. */
+  uint64_t budget = store->segment_count;
   while (store->free_segments <= store->reserve) {
     const int64_t victim = choose_victim (store);
-    if (victim < 0) {
+    if (victim < 0 || budget-- == 0) {
       r = -ENOSPC;
       break;
     }

@@ -75,6 +75,11 @@ open_segment (struct vswap_store *store, struct head *head)
    * somewhere to copy live records to. */
   if (!store->collecting && store->free_segments <= store->reserve) {
     r = vswap_gc_make_room (store);
+    /* A full store must still take trims, or it could never empty: a
+     * tombstone may borrow one reserved segment (GC needs only one). */
+    if (r == -ENOSPC && store->appending_tombstone &&
+        store->free_segments > 1)
+      r = 0;
     if (r < 0)
       return r;
     /* GC may have opened a segment for this very head (one open segment
@@ -246,7 +251,9 @@ vswap_head_append (struct vswap_store *store, struct head *head,
   if (r < 0)
     return r;
   vswap_record_header_encode (header, store->seed, head->generation, where);
-  memcpy (where + VSWAP_RECORD_HEADER_SIZE, payload, header->payload_length);
+  if (header->payload_length)
+    memcpy (where + VSWAP_RECORD_HEADER_SIZE, payload,
+            header->payload_length);
   memset (where + VSWAP_RECORD_HEADER_SIZE + header->payload_length, 0,
           size - VSWAP_RECORD_HEADER_SIZE - header->payload_length);
   return commit (store, head, size, is_data_record (header->kind));

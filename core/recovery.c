@@ -233,7 +233,7 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
                            segment_offset (store, i));
     if (r < 0) {
       vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
-                       store->medium->description, i, strerror (-r));
+                       store->medium->description, i, vswap_strerror (-r));
       goto out;
     }
     if (vswap_chunk_header_decode (header, &h) &&
@@ -293,7 +293,7 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
       if (r < 0) {
         vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
                          store->medium->description, slot->segment,
-                         strerror (-r));
+                         vswap_strerror (-r));
         goto out;
       }
       if (slot->chunk_count > 0)
@@ -366,7 +366,7 @@ vswap_store_check (struct vswap_store *store,
     const int r = vswap_medium_read (store->medium, image,
                                      store->segment_size, base);
     if (r < 0) {
-      PROBLEM ("segment %" PRIu64 ": cannot read: %s", seg, strerror (-r));
+      PROBLEM ("segment %" PRIu64 ": cannot read: %s", seg, vswap_strerror (-r));
       continue;
     }
     uint32_t offset = 0;
@@ -440,7 +440,7 @@ vswap_store_check (struct vswap_store *store,
                                      page);
     if (r < 0 && !vswap_bitmap_get (named, p))
       PROBLEM ("page %" PRIu64 " (byte offset %" PRIu64 "): does not read "
-               "back: %s", p, p * VSWAP_PAGE_SIZE, strerror (-r));
+               "back: %s", p, p * VSWAP_PAGE_SIZE, vswap_strerror (-r));
     pthread_mutex_lock (&store->lock);
   }
   pthread_mutex_unlock (&store->lock);

@@ -164,7 +164,7 @@ vswap_store_probe (struct vswap_medium *medium, struct vswap_error *err)
   const int r = read_superblock (medium, &sb);
   if (r < 0)
     return vswap_error_set (err, -r, "%s: cannot read: %s",
-                            medium->description, strerror (-r));
+                            medium->description, vswap_strerror (-r));
   return r;
 }
 
@@ -283,7 +283,7 @@ vswap_store_format (struct vswap_medium *medium,
   r = fill_uuid (sb.uuid);
   if (r < 0)
     return vswap_error_set (err, -r, "cannot read /dev/urandom: %s",
-                            strerror (-r));
+                            vswap_strerror (-r));
   sb.generation = 1;
   sb.logical_size = logical_size;
   sb.medium_size = segment_count * segment_size;
@@ -306,7 +306,7 @@ vswap_store_format (struct vswap_medium *medium,
       if (r < 0)
         return vswap_error_set (err, -r, "%s: discard failed at segment "
                                 "%" PRIu64 ": %s", medium->description, i,
-                                strerror (-r));
+                                vswap_strerror (-r));
       if (progress && (i % 64 == 63 || i + 1 == segment_count))
         progress (progress_opaque, i + 1, segment_count);
     }
@@ -323,7 +323,7 @@ vswap_store_format (struct vswap_medium *medium,
       if (r < 0) {
         free (zero);
         return vswap_error_set (err, -r, "%s: write failed: %s",
-                                medium->description, strerror (-r));
+                                medium->description, vswap_strerror (-r));
       }
       if (progress && (i % 64 == 63 || i + 1 == segment_count))
         progress (progress_opaque, i + 1, segment_count);
@@ -345,7 +345,7 @@ vswap_store_format (struct vswap_medium *medium,
     r = vswap_medium_flush (medium);
   if (r < 0)
     return vswap_error_set (err, -r, "%s: writing the superblock failed: %s",
-                            medium->description, strerror (-r));
+                            medium->description, vswap_strerror (-r));
   return 0;
 }
 
@@ -399,7 +399,7 @@ vswap_store_open (struct vswap_medium *medium,
   int r = read_superblock (medium, &sb);
   if (r < 0) {
     vswap_error_set (err, -r, "%s: cannot read: %s", medium->description,
-                     strerror (-r));
+                     vswap_strerror (-r));
     return NULL;
   }
   if (r == 0) {
@@ -478,7 +478,7 @@ vswap_store_open (struct vswap_medium *medium,
                        : DEFAULT_IO_CONTEXTS);
   if (r < 0) {
     vswap_error_set (err, -r, "cannot set up the I/O contexts: %s",
-                     strerror (-r));
+                     vswap_strerror (-r));
     goto fail;
   }
 
@@ -772,8 +772,10 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
     goto out;
   }
 
+  store->appending_tombstone = class == VSWAP_PAGE_ZERO;
   r = vswap_head_append (store, store->user_head, &h, ctx->payload,
                          &address);
+  store->appending_tombstone = false;
   if (r < 0) {
     if (r == -ENOSPC)
       STAT_ADD (store, enospc_errors, 1);
@@ -921,7 +923,9 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
       .kind = state == VSWAP_MAP_ZERO ? VSWAP_RECORD_ZERO : VSWAP_RECORD_TRIM,
     };
     uint32_t address;
+    store->appending_tombstone = true;
     r = vswap_head_append (store, store->user_head, &h, NULL, &address);
+    store->appending_tombstone = false;
     if (r == -ENOSPC)
       STAT_ADD (store, enospc_errors, 1);
     for (uint64_t p = start; p < stop && r == 0; p++) {

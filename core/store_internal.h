@@ -106,6 +106,7 @@ struct vswap_store {
   struct head *gc_head;         /* == user_head with one open segment */
   uint8_t *gc_buffer;           /* one segment, for victims */
   bool collecting;
+  bool appending_tombstone;     /* a trim or zero record is being added */
   int failed;                   /* sticky medium error: writes refused */
 
   pthread_mutex_t context_lock;

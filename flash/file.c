@@ -4,9 +4,6 @@
  * the page cache of the very machine that is short of memory), io_uring
  * for transfers, and discard by punching holes or BLKDISCARD.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* O_DIRECT, fallocate */
-#endif
 #include <config.h>
 
 #include <errno.h>
@@ -134,7 +131,7 @@ open_error (struct vswap_error *err, const char *path, int errnum,
     fix = "check the path";
     break;
   }
-  vswap_error_set (err, errnum, "%s: %s: %s", path, strerror (errnum), fix);
+  vswap_error_set (err, errnum, "%s: %s: %s", path, vswap_strerror (errnum), fix);
 }
 
 static void
@@ -215,7 +212,7 @@ block_geometry (struct file_medium *f, const char *path, dev_t rdev,
       || ioctl (f->fd, BLKSSZGET, &sector) == -1)
     return vswap_error_set (err, errno,
                             "%s: cannot read the device's size: %s: "
-                            "is it really a disk?", path, strerror (errno));
+                            "is it really a disk?", path, vswap_strerror (errno));
 
   /* Buffered I/O goes through the page cache, which takes any alignment,
    * but 512 keeps the numbers sane. */
@@ -359,7 +356,7 @@ vswap_file_medium_open (const char *path,
   }
   if (fstat (f->fd, &st) == -1) {
     errnum = errno;
-    vswap_error_set (err, errnum, "%s: %s", path, strerror (errnum));
+    vswap_error_set (err, errnum, "%s: %s", path, vswap_strerror (errnum));
     goto fail;
   }
   f->block_device = S_ISBLK (st.st_mode);
@@ -379,7 +376,7 @@ vswap_file_medium_open (const char *path,
     vswap_error_set (err, errnum,
                      "%s: cannot make it %" PRIu64 " bytes: %s: free some "
                      "space or give a smaller size",
-                     path, options->create_size, strerror (errnum));
+                     path, options->create_size, vswap_strerror (errnum));
     goto fail;
   }
 

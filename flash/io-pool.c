@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "io-pool.h"
 
 /* io_uring and pread both move at most about 2 GiB per call. */
@@ -31,7 +32,7 @@ warn_no_uring (int errnum)
            "vswap: warning: io_uring unavailable (%s): using pread/pwrite; "
            "allow io_uring (sysctl kernel.io_uring_disabled=0, seccomp "
            "policy) for faster I/O\n",
-           strerror (errnum));
+           vswap_strerror (errnum));
 }
 
 /* The kernel must know IORING_OP_READ and IORING_OP_WRITE (5.6+). */

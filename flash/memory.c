@@ -144,7 +144,7 @@ vswap_memory_medium_open (uint64_t size,
   if (m->data == MAP_FAILED) {
     vswap_error_set (err, ENOMEM,
                      "%s: cannot map %zu bytes: %s: give a smaller size",
-                     name, m->length, strerror (errno));
+                     name, m->length, vswap_strerror (errno));
     free (m);
     return NULL;
   }

@@ -6,7 +6,7 @@
  * client can see is a core function with its own tests; nothing here
  * decides what happens to a page.
  *
- * Usage: nbdkit vswap store=PATH [readtrim=…] [compress=…] [statsfile=…] …
+ * Usage: nbdkit vswap store=PATH [readtrim=…] [compress=…] …
  * See nbdkit-vswap-plugin(1).
  */
 
@@ -102,14 +102,16 @@ error_text (int errnum)
  * the variable in the static TLS block: the default model for a
  * dlopen'd module allocates each thread's copy with malloc on first use,
  * which is exactly the allocation on the I/O path we must not make. */
-static __thread bool thread_marked __attribute__ ((tls_model ("initial-exec")));
+static __thread bool thread_marked
+  __attribute__ ((tls_model ("initial-exec")));
 static atomic_flag io_flusher_warned = ATOMIC_FLAG_INIT;
 
-/* nbdkit creates its worker threads itself and offers no hook when it
- * does, so each thread marks itself the first time it enters a callback.
- * Before that it has only read a request from the socket.  PR_SET_IO_FLUSHER
- * keeps the thread's own allocations from recursing into reclaim, i.e.
- * into swapping to us. */
+/* PR_SET_IO_FLUSHER keeps a thread's allocations from recursing into
+ * reclaim, i.e. into swapping to us.  The flag is inherited by threads
+ * created afterwards, so marking the main thread in .after_fork covers the
+ * worker threads nbdkit creates for each connection; but nbdkit offers no
+ * hook where it creates them, so each thread also checks the first time
+ * it enters a callback, in case it escaped (one predictable branch). */
 static inline void
 mark_io_thread (void)
 {
@@ -144,7 +146,8 @@ vswap_unload (void)
     /* Flush first so that the last statistics include it. */
     r = vswap_store_flush (store);
     if (r < 0)
-      nbdkit_error ("store=%s: flush at exit: %s", store_path, error_text (-r));
+      nbdkit_error ("store=%s: flush at exit: %s", store_path,
+                    error_text (-r));
     write_statistics ();
     r = vswap_store_close (store);
     if (r < 0)
@@ -339,24 +342,23 @@ vswap_dump_plugin (void)
   printf ("vswap_io_flusher=yes\n");
 }
 
+/* A message from the core about the store.  Most name the medium
+ * already; the others get its name in front. */
+static void
+store_error (const char *message)
+{
+  if (strstr (message, store_path))
+    nbdkit_error ("%s", message);
+  else
+    nbdkit_error ("store=%s: %s", store_path, message);
+}
+
 /* Damage found while the map is rebuilt is not fatal (the pages
  * concerned read as EIO), but the operator must hear of it. */
 static void
 report_damage (void *opaque, const char *message)
 {
-  nbdkit_error ("store=%s: %s", store_path, message);
-}
-
-/* The core's messages usually name the medium already. */
-static void
-open_error (const struct vswap_error *err, const char *fallback)
-{
-  const char *message = err->message[0] ? err->message : fallback;
-
-  if (strstr (message, store_path))
-    nbdkit_error ("%s", message);
-  else
-    nbdkit_error ("store=%s: %s", store_path, message);
+  store_error (message);
 }
 
 /* Open here rather than in .after_fork so that a foreign, unformatted or
@@ -380,14 +382,14 @@ vswap_get_ready (void)
   vswap_error_clear (&err);
   medium = vswap_medium_open (store_path, &medium_options, &err);
   if (medium == NULL) {
-    open_error (&err, "cannot open the medium");
+    store_error (err.message[0] ? err.message : "cannot open the medium");
     return -1;
   }
 
   vswap_error_clear (&err);
   store = vswap_store_open (medium, &open_options, &err);
   if (store == NULL) {
-    open_error (&err, "cannot open the store");
+    store_error (err.message[0] ? err.message : "cannot open the store");
     vswap_medium_close (medium);
     medium = NULL;
     return -1;
@@ -513,7 +515,7 @@ vswap_after_fork (void)
                   : "this needs Linux 4.4 or later");
   }
 
-  /* The main thread accepts connections; mark it too. */
+  /* Every thread nbdkit creates from now on inherits the flag. */
   mark_io_thread ();
 
   if (statsfile) {
@@ -688,8 +690,11 @@ vswap_flush (void *handle, uint32_t flags)
 
   mark_io_thread ();
   r = vswap_store_flush (store);
-  if (r < 0)
-    return fail ("flush", 0, 0, r);
+  if (r < 0) {
+    nbdkit_error ("flush: %s", error_text (-r));
+    nbdkit_set_error (-r);
+    return -1;
+  }
   write_statistics ();
   return 0;
 }
@@ -709,9 +714,15 @@ add_extent (void *opaque, uint64_t offset, uint64_t length,
   uint32_t type;
 
   switch (kind) {
-  case VSWAP_EXTENT_HOLE: type = NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO; break;
-  case VSWAP_EXTENT_ZERO: type = NBDKIT_EXTENT_ZERO; break;
-  default:                type = 0; break;
+  case VSWAP_EXTENT_HOLE:
+    type = NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO;
+    break;
+  case VSWAP_EXTENT_ZERO:
+    type = NBDKIT_EXTENT_ZERO;
+    break;
+  default:
+    type = 0;
+    break;
   }
   if (nbdkit_add_extent (ctx->extents, offset, length, type) == -1) {
     ctx->error = errno ? errno : EIO;

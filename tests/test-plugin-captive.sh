@@ -184,7 +184,8 @@ gc_bytes_moved gc_records_moved segments_erased checksum_failures io_errors
 enospc_errors readin_pages readin_rereads readin_dropped readin_eio
 logical_pages mapped_unmapped mapped_zero mapped_same_filled mapped_stored
 mapped_dropped stored_live_bytes segments_total segments_free segments_open
-metadata_bytes metadata_bytes_per_page""".split()
+metadata_bytes metadata_bytes_per_page media_per_host_bytes
+compression_ratio""".split()
 missing = [k for k in documented if k not in s]
 if missing:
     sys.exit("missing fields: %s" % " ".join(missing))

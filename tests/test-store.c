@@ -1,0 +1,414 @@
+/* vswap: unit tests of the store's promises (core/store.c and friends),
+ * each on a small RAM medium. */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "medium.h"
+#include "store.h"
+
+#define PAGE 4096
+#define SEGMENT (256 * 1024)
+
+static struct vswap_medium *medium;
+static uint8_t page[PAGE], back[PAGE];
+
+static void
+random_page (uint8_t *p, uint64_t seed)
+{
+  uint64_t x = seed * 0x9e3779b97f4a7c15 + 1;
+  for (int i = 0; i < PAGE; i += 8) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    memcpy (p + i, &x, 8);
+  }
+}
+
+static void
+make (uint64_t medium_size, uint64_t logical_size, bool compress)
+{
+  struct vswap_error err = { "" };
+  const struct vswap_medium_options mo = { .erase_block = SEGMENT };
+  char spec[64];
+  snprintf (spec, sizeof spec, "memory:%" PRIu64, medium_size);
+  medium = vswap_medium_open (spec, &mo, &err);
+  ck_assert_msg (medium != NULL, "%s", err.message);
+  const struct vswap_format_options fo = {
+    .logical_size = logical_size,
+    .compression = compress ? VSWAP_COMPRESS_ZSTD : VSWAP_COMPRESS_NONE,
+    .compression_chosen = true,
+  };
+  ck_assert_msg (vswap_store_format (medium, &fo, NULL, NULL, &err) == 0,
+                 "%s", err.message);
+}
+
+static struct vswap_store *
+open_store (enum vswap_readtrim readtrim)
+{
+  struct vswap_error err = { "" };
+  const struct vswap_open_options o = { .readtrim = readtrim };
+  struct vswap_store *s = vswap_store_open (medium, &o, &err);
+  ck_assert_msg (s != NULL, "%s", err.message);
+  return s;
+}
+
+static void
+teardown (void)
+{
+  vswap_medium_close (medium);
+  medium = NULL;
+}
+
+START_TEST (test_zero_and_same_pages_cost_no_data)
+{
+  make (16 << 20, 8 << 20, true);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_HINT);
+  struct vswap_statistics st;
+
+  memset (page, 0, PAGE);
+  for (int i = 0; i < 1000; i++)
+    ck_assert_int_eq (vswap_store_write (s, page, PAGE, i * PAGE, false), 0);
+  ck_assert_int_eq (vswap_store_flush (s), 0);
+  vswap_store_statistics (s, &st);
+  ck_assert_uint_eq (st.pages_zero, 1000);
+  ck_assert_uint_eq (st.media_write_bytes, 0);
+
+  /* Same-filled pages cost a 32-byte record each, no page. */
+  memset (page, 0xff, PAGE);
+  for (int i = 0; i < 1000; i++)
+    ck_assert_int_eq (vswap_store_write (s, page, PAGE, i * PAGE, false), 0);
+  ck_assert_int_eq (vswap_store_flush (s), 0);
+  vswap_store_statistics (s, &st);
+  ck_assert_uint_eq (st.pages_same_filled, 1000);
+  ck_assert_uint_le (st.media_write_bytes, 1000 * 32 + 2 * 4096);
+  ck_assert_uint_eq (st.mapped_same_filled, 1000);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 7 * PAGE), 0);
+  ck_assert_mem_eq (back, page, PAGE);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+
+  s = open_store (VSWAP_READTRIM_HINT);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 999 * PAGE), 0);
+  ck_assert_mem_eq (back, page, PAGE);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+}
+END_TEST
+
+/* Find the medium offset of a byte string (the first 4 KiB unit holding
+ * all of it). */
+static uint64_t
+find_on_medium (const uint8_t *needle, size_t length)
+{
+  uint8_t *unit = aligned_alloc (4096, 2 * PAGE);
+  for (uint64_t off = 0; off + 2 * PAGE <= medium->geometry.capacity;
+       off += PAGE) {
+    ck_assert_int_eq (vswap_medium_read (medium, unit, 2 * PAGE, off), 0);
+    for (size_t i = 0; i < PAGE; i++)
+      if (memcmp (unit + i, needle, length) == 0) {
+        free (unit);
+        return off + i;
+      }
+  }
+  free (unit);
+  ck_abort_msg ("not found on the medium");
+  return 0;
+}
+
+static void
+flip_bit (uint64_t offset)
+{
+  uint8_t *unit = aligned_alloc (4096, PAGE);
+  const uint64_t base = offset / PAGE * PAGE;
+  ck_assert_int_eq (vswap_medium_read (medium, unit, PAGE, base), 0);
+  unit[offset - base] ^= 0x10;
+  ck_assert_int_eq (vswap_medium_write (medium, unit, PAGE, base), 0);
+  free (unit);
+}
+
+static void
+count_problem (void *opaque, const char *message)
+{
+  int *n = opaque;
+  ck_assert_ptr_nonnull (strstr (message, "page 5 "));
+  (*n)++;
+}
+
+START_TEST (test_flipped_bit_is_eio_for_that_page_only)
+{
+  make (16 << 20, 8 << 20, false);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
+  for (int i = 0; i < 10; i++) {
+    random_page (page, i);
+    ck_assert_int_eq (vswap_store_write (s, page, PAGE, i * PAGE, false), 0);
+  }
+  ck_assert_int_eq (vswap_store_close (s), 0);
+
+  random_page (page, 5);
+  flip_bit (find_on_medium (page + 100, 32) + 7);
+
+  s = open_store (VSWAP_READTRIM_OFF);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 5 * PAGE), -EIO);
+  /* A read spanning the page fails too; its neighbours are fine. */
+  ck_assert_int_eq (vswap_store_read (s, back, 100, 5 * PAGE + 4000), -EIO);
+  for (int i = 0; i < 10; i++) {
+    if (i == 5)
+      continue;
+    random_page (page, i);
+    ck_assert_int_eq (vswap_store_read (s, back, PAGE, i * PAGE), 0);
+    ck_assert_mem_eq (back, page, PAGE);
+  }
+  struct vswap_statistics st;
+  vswap_store_statistics (s, &st);
+  ck_assert_uint_eq (st.checksum_failures, 2);
+
+  int problems = 0;
+  uint64_t checked = 0;
+  ck_assert_int_eq (vswap_store_check (s, count_problem, &problems, &checked),
+                    1);
+  ck_assert_int_eq (problems, 1);
+  ck_assert_uint_ge (checked, 10);
+
+  /* Overwriting the page heals it. */
+  random_page (page, 55);
+  ck_assert_int_eq (vswap_store_write (s, page, PAGE, 5 * PAGE, false), 0);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 5 * PAGE), 0);
+  ck_assert_mem_eq (back, page, PAGE);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+}
+END_TEST
+
+START_TEST (test_readtrim)
+{
+  make (16 << 20, 8 << 20, true);
+  struct vswap_statistics st;
+
+  /* hint: re-reads are counted, data stays. */
+  struct vswap_store *s = open_store (VSWAP_READTRIM_HINT);
+  random_page (page, 1);
+  ck_assert_int_eq (vswap_store_write (s, page, PAGE, 0, false), 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq (vswap_store_read (s, back, PAGE, 0), 0);
+    ck_assert_mem_eq (back, page, PAGE);
+  }
+  vswap_store_statistics (s, &st);
+  ck_assert_uint_eq (st.readin_pages, 1);
+  ck_assert_uint_eq (st.readin_rereads, 2);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+
+  /* on: freed on read; a second read is EIO, never zeros or stale. */
+  s = open_store (VSWAP_READTRIM_ON);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 0), 0);
+  ck_assert_mem_eq (back, page, PAGE);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 0), -EIO);
+  vswap_store_statistics (s, &st);
+  ck_assert_uint_eq (st.readin_dropped, 1);
+  ck_assert_uint_eq (st.readin_eio, 1);
+  ck_assert_uint_eq (st.mapped_dropped, 1);
+  /* A write makes it readable again. */
+  random_page (page, 2);
+  ck_assert_int_eq (vswap_store_write (s, page, PAGE, 0, false), 0);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 0), 0);
+  ck_assert_mem_eq (back, page, PAGE);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+
+  /* off: nothing counted. */
+  s = open_store (VSWAP_READTRIM_OFF);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 0), 0);
+  ck_assert_int_eq (vswap_store_read (s, back, PAGE, 0), 0);
+  vswap_store_statistics (s, &st);
+  ck_assert_uint_eq (st.readin_pages + st.readin_rereads + st.readin_dropped,
+                     0);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+}
+END_TEST
+
+START_TEST (test_enospc_loses_nothing)
+{
+  /* 8 MiB of medium exporting 16 MiB: incompressible data cannot fit. */
+  make (8 << 20, 16 << 20, true);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
+  uint64_t written = 0;
+  int r = 0;
+  random_page (page, 0);
+  while (written < 4096 && (r = vswap_store_write (s, page, PAGE,
+                                                   written * PAGE, false))
+         == 0) {
+    written++;
+    random_page (page, written);
+  }
+  ck_assert_int_eq (r, -ENOSPC);
+  ck_assert_uint_gt (written, 100);
+  struct vswap_statistics st;
+  vswap_store_statistics (s, &st);
+  ck_assert_uint_ge (st.enospc_errors, 1);
+
+  /* Everything acknowledged is intact, and survives a reopen. */
+  for (int pass = 0; pass < 2; pass++) {
+    for (uint64_t i = 0; i < written; i++) {
+      random_page (page, i);
+      ck_assert_int_eq (vswap_store_read (s, back, PAGE, i * PAGE), 0);
+      ck_assert_mem_eq (back, page, PAGE);
+    }
+    ck_assert_int_eq (vswap_store_close (s), 0);
+    s = open_store (VSWAP_READTRIM_OFF);
+  }
+
+  /* Trimming gives the space back. */
+  ck_assert_int_eq (vswap_store_trim (s, written / 2 * PAGE, 0, false), 0);
+  random_page (page, 1000000);
+  ck_assert_int_eq (vswap_store_write (s, page, PAGE, written * PAGE, false),
+                    0);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+}
+END_TEST
+
+START_TEST (test_trim_survives_gc_and_crash)
+{
+  make (8 << 20, 4 << 20, false);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
+  const uint64_t pages = (4 << 20) / PAGE;
+
+  for (uint64_t i = 0; i < 64; i++) {
+    random_page (page, i);
+    ck_assert_int_eq (vswap_store_write (s, page, PAGE, i * PAGE, false), 0);
+  }
+  ck_assert_int_eq (vswap_store_flush (s), 0);
+  ck_assert_int_eq (vswap_store_trim (s, 32 * PAGE, 0, false), 0);
+  ck_assert_int_eq (vswap_store_zero (s, 16 * PAGE, 32 * PAGE, false), 0);
+
+  /* Churn the rest of the device many times over, so GC moves or drops
+   * the tombstones and erases the segments of the old data. */
+  for (int round = 0; round < 8; round++)
+    for (uint64_t i = 64; i < pages; i++) {
+      random_page (page, i + round * pages);
+      ck_assert_int_eq (vswap_store_write (s, page, PAGE, i * PAGE, false),
+                        0);
+    }
+  ck_assert_int_eq (vswap_store_flush (s), 0);
+  struct vswap_statistics st;
+  vswap_store_statistics (s, &st);
+  ck_assert_uint_gt (st.gc_runs, 0);
+  vswap_store_abandon (s);              /* crash */
+
+  s = open_store (VSWAP_READTRIM_OFF);
+  memset (page, 0, PAGE);
+  for (uint64_t i = 0; i < 48; i++) {
+    ck_assert_int_eq (vswap_store_read (s, back, PAGE, i * PAGE), 0);
+    ck_assert_msg (memcmp (back, page, PAGE) == 0,
+                   "page %" PRIu64 " came back after its trim", i);
+  }
+  for (uint64_t i = 48; i < 64; i++) {
+    random_page (page, i);
+    ck_assert_int_eq (vswap_store_read (s, back, PAGE, i * PAGE), 0);
+    ck_assert_mem_eq (back, page, PAGE);
+  }
+  ck_assert_int_eq (vswap_store_close (s), 0);
+}
+END_TEST
+
+struct extent { uint64_t offset, length; enum vswap_extent_kind kind; };
+
+static int
+collect_extent (void *opaque, uint64_t offset, uint64_t length,
+                enum vswap_extent_kind kind)
+{
+  struct extent *e = opaque;
+  while (e->length)
+    e++;
+  e->offset = offset;
+  e->length = length;
+  e->kind = kind;
+  return 0;
+}
+
+START_TEST (test_extents)
+{
+  make (16 << 20, 8 << 20, true);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
+  random_page (page, 3);
+  ck_assert_int_eq (vswap_store_write (s, page, PAGE, 2 * PAGE, false), 0);
+  ck_assert_int_eq (vswap_store_write (s, page, PAGE, 3 * PAGE, false), 0);
+  ck_assert_int_eq (vswap_store_write (s, page, PAGE, 4 * PAGE, false), 0);
+  ck_assert_int_eq (vswap_store_zero (s, PAGE, 4 * PAGE, false), 0);
+
+  struct extent e[8];
+  memset (e, 0, sizeof e);
+  ck_assert_int_eq (vswap_store_extents (s, 6 * PAGE - 100, 100,
+                                         collect_extent, e), 0);
+  ck_assert_uint_eq (e[0].offset, 100);
+  ck_assert_uint_eq (e[0].length, 2 * PAGE - 100);
+  ck_assert_int_eq (e[0].kind, VSWAP_EXTENT_HOLE);
+  ck_assert_uint_eq (e[1].length, 2 * PAGE);
+  ck_assert_int_eq (e[1].kind, VSWAP_EXTENT_DATA);
+  ck_assert_uint_eq (e[2].length, PAGE);
+  ck_assert_int_eq (e[2].kind, VSWAP_EXTENT_ZERO);
+  ck_assert_uint_eq (e[3].offset, 5 * PAGE);
+  ck_assert_uint_eq (e[3].length, PAGE);
+  ck_assert_int_eq (e[3].kind, VSWAP_EXTENT_HOLE);
+  ck_assert_uint_eq (e[4].length, 0);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+}
+END_TEST
+
+START_TEST (test_bad_input_changes_nothing)
+{
+  make (16 << 20, 8 << 20, true);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
+  const uint64_t size = vswap_store_size (s);
+  ck_assert_int_eq (vswap_store_write (s, page, PAGE, size, false), -ERANGE);
+  ck_assert_int_eq (vswap_store_read (s, back, 2, size - 1), -ERANGE);
+  ck_assert_int_eq (vswap_store_trim (s, PAGE, size - 1, false), -ERANGE);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+
+  /* A medium that is no store is refused with a sentence. */
+  struct vswap_error err = { "" };
+  const struct vswap_medium_options mo = { 0 };
+  struct vswap_medium *blank = vswap_medium_open ("memory:16M", &mo, &err);
+  const struct vswap_open_options o = { 0 };
+  ck_assert_ptr_null (vswap_store_open (blank, &o, &err));
+  ck_assert_ptr_nonnull (strstr (err.message, "vswap format"));
+  ck_assert_int_eq (vswap_store_probe (blank, NULL), 0);
+  ck_assert_int_eq (vswap_store_probe (medium, NULL), 1);
+  vswap_medium_close (blank);
+
+  /* A geometry that does not fit is refused before anything is written. */
+  const struct vswap_medium_options small = { .erase_block = SEGMENT };
+  struct vswap_medium *tiny = vswap_medium_open ("memory:1M", &small, &err);
+  ck_assert_ptr_nonnull (tiny);
+  const struct vswap_format_options fo = { .segment_size = 256 * 1024 };
+  ck_assert_int_eq (vswap_store_format (tiny, &fo, NULL, NULL, &err),
+                    -ENOSPC);
+  ck_assert_ptr_nonnull (strstr (err.message, "larger medium"));
+  const struct vswap_format_options odd = { .segment_size = 3 * 65536 };
+  ck_assert_int_eq (vswap_store_format (medium, &odd, NULL, NULL, &err),
+                    -EINVAL);
+  ck_assert_int_eq (vswap_store_probe (medium, NULL), 1);
+  vswap_medium_close (tiny);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("store");
+  TCase *tc = tcase_create ("store");
+  tcase_add_checked_fixture (tc, NULL, teardown);
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_zero_and_same_pages_cost_no_data);
+  tcase_add_test (tc, test_flipped_bit_is_eio_for_that_page_only);
+  tcase_add_test (tc, test_readtrim);
+  tcase_add_test (tc, test_enospc_loses_nothing);
+  tcase_add_test (tc, test_trim_survives_gc_and_crash);
+  tcase_add_test (tc, test_extents);
+  tcase_add_test (tc, test_bad_input_changes_nothing);
+  suite_add_tcase (s, tc);
+  SRunner *sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  const int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
