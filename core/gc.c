@@ -241,7 +241,17 @@ collect (struct vswap_store *store, uint64_t victim)
         break;
       const uint32_t address = (uint32_t) ((base + at)
                                            >> store->address_shift);
-      if (rec.kind == VSWAP_RECORD_ZERO || rec.kind == VSWAP_RECORD_TRIM) {
+      if (rec.kind == VSWAP_RECORD_LIFETIME) {
+        if (address == store->lifetime_address) {
+          uint32_t moved;
+          r = vswap_head_append_encoded (store, store->gc_head, buffer + at,
+                                         size, false, &moved);
+          if (r == 0)
+            store->lifetime_address = moved;
+        }
+      }
+      else if (rec.kind == VSWAP_RECORD_ZERO ||
+               rec.kind == VSWAP_RECORD_TRIM) {
         if (oldest_other < chunk.sequence)
           r = relocate_tombstone (store, &rec);
       }

@@ -37,6 +37,23 @@ enum vswap_record_kind {
   VSWAP_RECORD_SAME = 3,        /* every 8-byte word is pattern; no payload */
   VSWAP_RECORD_ZERO = 4,        /* COUNT pages read as zero */
   VSWAP_RECORD_TRIM = 5,        /* COUNT pages unmapped */
+  VSWAP_RECORD_LIFETIME = 6,    /* the store's lifetime counters */
+};
+
+/* The LIFETIME record's payload: a count, then that many little-endian
+ * u64 counters in this order (new counters are only ever appended). */
+enum vswap_lifetime_counter {
+  VSWAP_LIFETIME_OPENS,
+  VSWAP_LIFETIME_HOST_WRITE_BYTES,
+  VSWAP_LIFETIME_MEDIA_WRITE_BYTES,
+  VSWAP_LIFETIME_HOST_TRIM_BYTES,
+  VSWAP_LIFETIME_PAGES_ZERO,
+  VSWAP_LIFETIME_PAGES_SAME_FILLED,
+  VSWAP_LIFETIME_PAGES_COMPRESSED,
+  VSWAP_LIFETIME_PAGES_RAW,
+  VSWAP_LIFETIME_GC_BYTES_MOVED,
+  VSWAP_LIFETIME_SEGMENTS_ERASED,
+  VSWAP_LIFETIME_COUNTERS
 };
 
 /* Record flags. */
@@ -272,7 +289,7 @@ vswap_record_header_decode (const uint8_t *in, uint64_t store_seed,
   r->flags = in[11];
   r->payload_checksum = vswap_get32 (in + 12);
   r->pattern = vswap_get64 (in + 16);
-  if (r->kind < VSWAP_RECORD_RAW || r->kind > VSWAP_RECORD_TRIM)
+  if (r->kind < VSWAP_RECORD_RAW || r->kind > VSWAP_RECORD_LIFETIME)
     return false;
   if (r->payload_length > 4096)
     return false;

@@ -86,6 +86,8 @@ apply_record (struct vswap_store *store, struct segment *s,
   const uint64_t page = h->logical_page;
 
   switch (h->kind) {
+  case VSWAP_RECORD_LIFETIME:
+    return;                     /* replay_chunk decodes it */
   case VSWAP_RECORD_ZERO:
   case VSWAP_RECORD_TRIM:
     for (uint64_t p = page; p < page + h->count && p < store->pages; p++) {
@@ -174,7 +176,16 @@ replay_chunk (struct vswap_store *store, struct replay *r)
         continue;
       }
     }
-    apply_record (store, s,  &rec,
+    if (rec.kind == VSWAP_RECORD_LIFETIME &&
+        vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
+                                rec.payload_length, store->seed, 0)
+        == rec.payload_checksum) {
+      vswap_lifetime_decode (store, chunk + at + VSWAP_RECORD_HEADER_SIZE,
+                             rec.payload_length);
+      store->lifetime_address =
+        (uint32_t) ((base + offset + at) >> store->address_shift);
+    }
+    apply_record (store, s, &rec,
                   (uint32_t) ((base + offset + at) >> store->address_shift),
                   size);
     at += size;
@@ -400,7 +411,7 @@ vswap_store_check (struct vswap_store *store,
         const bool live = rh.logical_page < store->pages &&
           store->map[rh.logical_page] == vswap_map_stored (address);
         if (rh.kind == VSWAP_RECORD_RAW || rh.kind == VSWAP_RECORD_ZSTD ||
-            rh.kind == VSWAP_RECORD_SAME) {
+            rh.kind == VSWAP_RECORD_SAME || rh.kind == VSWAP_RECORD_LIFETIME) {
           if (vswap_payload_checksum (rec + VSWAP_RECORD_HEADER_SIZE,
                                       rh.payload_length, store->seed,
                                       rh.logical_page)
@@ -413,7 +424,8 @@ vswap_store_check (struct vswap_store *store,
                      (uint64_t) rh.logical_page * VSWAP_PAGE_SIZE, seg,
                      offset + at, live ? "live" : "dead");
           }
-          else if (rh.kind != VSWAP_RECORD_SAME &&
+          else if ((rh.kind == VSWAP_RECORD_RAW ||
+                    rh.kind == VSWAP_RECORD_ZSTD) &&
                    vswap_page_decode (dctx, rh.kind,
                                       rec + VSWAP_RECORD_HEADER_SIZE,
                                       rh.payload_length, page) < 0)

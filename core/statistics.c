@@ -5,7 +5,70 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "store.h"
+#include "store_internal.h"
+
+/* This open's share of each lifetime counter. */
+static void
+this_open (const struct vswap_statistics *s,
+           uint64_t counters[VSWAP_LIFETIME_COUNTERS])
+{
+  counters[VSWAP_LIFETIME_OPENS] = 1;
+  counters[VSWAP_LIFETIME_HOST_WRITE_BYTES] = s->host_write_bytes;
+  counters[VSWAP_LIFETIME_MEDIA_WRITE_BYTES] = s->media_write_bytes;
+  counters[VSWAP_LIFETIME_HOST_TRIM_BYTES] = s->host_trim_bytes;
+  counters[VSWAP_LIFETIME_PAGES_ZERO] = s->pages_zero;
+  counters[VSWAP_LIFETIME_PAGES_SAME_FILLED] = s->pages_same_filled;
+  counters[VSWAP_LIFETIME_PAGES_COMPRESSED] = s->pages_compressed;
+  counters[VSWAP_LIFETIME_PAGES_RAW] = s->pages_raw;
+  counters[VSWAP_LIFETIME_GC_BYTES_MOVED] = s->gc_bytes_moved;
+  counters[VSWAP_LIFETIME_SEGMENTS_ERASED] = s->segments_erased;
+}
+
+void
+vswap_lifetime_add (struct vswap_store *store, struct vswap_statistics *s)
+{
+  uint64_t now[VSWAP_LIFETIME_COUNTERS];
+  this_open (s, now);
+  for (int i = 0; i < VSWAP_LIFETIME_COUNTERS; i++)
+    now[i] += store->lifetime[i];
+  s->lifetime_opens = now[VSWAP_LIFETIME_OPENS];
+  s->lifetime_host_write_bytes = now[VSWAP_LIFETIME_HOST_WRITE_BYTES];
+  s->lifetime_media_write_bytes = now[VSWAP_LIFETIME_MEDIA_WRITE_BYTES];
+  s->lifetime_host_trim_bytes = now[VSWAP_LIFETIME_HOST_TRIM_BYTES];
+  s->lifetime_pages_zero = now[VSWAP_LIFETIME_PAGES_ZERO];
+  s->lifetime_pages_same_filled = now[VSWAP_LIFETIME_PAGES_SAME_FILLED];
+  s->lifetime_pages_compressed = now[VSWAP_LIFETIME_PAGES_COMPRESSED];
+  s->lifetime_pages_raw = now[VSWAP_LIFETIME_PAGES_RAW];
+  s->lifetime_gc_bytes_moved = now[VSWAP_LIFETIME_GC_BYTES_MOVED];
+  s->lifetime_segments_erased = now[VSWAP_LIFETIME_SEGMENTS_ERASED];
+}
+
+uint16_t
+vswap_lifetime_encode (struct vswap_store *store, uint8_t *payload)
+{
+  uint64_t now[VSWAP_LIFETIME_COUNTERS];
+  /* The record itself is not counted in the media bytes it reports: it
+   * is written after this snapshot. */
+  this_open (&store->stats, now);
+  vswap_put64 (payload, VSWAP_LIFETIME_COUNTERS);
+  for (int i = 0; i < VSWAP_LIFETIME_COUNTERS; i++)
+    vswap_put64 (payload + 8 + 8 * i, store->lifetime[i] + now[i]);
+  return 8 + 8 * VSWAP_LIFETIME_COUNTERS;
+}
+
+void
+vswap_lifetime_decode (struct vswap_store *store, const uint8_t *payload,
+                       uint16_t length)
+{
+  if (length < 8)
+    return;
+  uint64_t n = vswap_get64 (payload);
+  if (n > (uint64_t) (length - 8) / 8)
+    n = (length - 8) / 8;
+  /* Counters a newer vswap appended are ignored; missing ones stay 0. */
+  for (uint64_t i = 0; i < n && i < VSWAP_LIFETIME_COUNTERS; i++)
+    store->lifetime[i] = vswap_get64 (payload + 8 + 8 * i);
+}
 
 int
 vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
@@ -16,6 +79,8 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     (double) s->media_write_bytes / s->host_write_bytes : 0;
   const double compression = s->compressed_input_bytes ?
     (double) s->compressed_output_bytes / s->compressed_input_bytes : 0;
+  const double lifetime_amplification = s->lifetime_host_write_bytes ?
+    (double) s->lifetime_media_write_bytes / s->lifetime_host_write_bytes : 0;
 
 #define FIELD(name) "\"" #name "\":%" PRIu64 ","
   const int n = snprintf (buffer, size, "{"
@@ -40,6 +105,13 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     FIELD (stored_live_bytes)
     FIELD (segments_total) FIELD (segments_free) FIELD (segments_open)
     FIELD (metadata_bytes)
+    FIELD (lifetime_opens)
+    FIELD (lifetime_host_write_bytes) FIELD (lifetime_media_write_bytes)
+    FIELD (lifetime_host_trim_bytes)
+    FIELD (lifetime_pages_zero) FIELD (lifetime_pages_same_filled)
+    FIELD (lifetime_pages_compressed) FIELD (lifetime_pages_raw)
+    FIELD (lifetime_gc_bytes_moved) FIELD (lifetime_segments_erased)
+    "\"lifetime_media_per_host_bytes\":%.4f,"
     "\"metadata_bytes_per_page\":%.3f,"
     "\"media_per_host_bytes\":%.4f,"
     "\"compression_ratio\":%.4f}",
@@ -64,6 +136,13 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     s->stored_live_bytes,
     s->segments_total, s->segments_free, s->segments_open,
     s->metadata_bytes,
+    s->lifetime_opens,
+    s->lifetime_host_write_bytes, s->lifetime_media_write_bytes,
+    s->lifetime_host_trim_bytes,
+    s->lifetime_pages_zero, s->lifetime_pages_same_filled,
+    s->lifetime_pages_compressed, s->lifetime_pages_raw,
+    s->lifetime_gc_bytes_moved, s->lifetime_segments_erased,
+    lifetime_amplification,
     s->metadata_bytes_per_page, amplification, compression);
 #undef FIELD
   if (n < 0)

@@ -511,6 +511,28 @@ vswap_store_flush (struct vswap_store *store)
   return r;
 }
 
+/* Record the lifetime counters, so that inspect can tell what a store has
+ * cost its medium over all its opens. */
+static int
+write_lifetime (struct vswap_store *store)
+{
+  uint8_t payload[8 + 8 * VSWAP_LIFETIME_COUNTERS];
+  struct vswap_record_header h = {
+    .kind = VSWAP_RECORD_LIFETIME,
+    .payload_length = vswap_lifetime_encode (store, payload),
+  };
+  uint32_t address;
+  h.payload_checksum = vswap_payload_checksum (payload, h.payload_length,
+                                               store->seed, 0);
+  store->appending_tombstone = true;    /* as small, and as needed */
+  const int r = vswap_head_append (store, store->user_head, &h, payload,
+                                   &address);
+  store->appending_tombstone = false;
+  if (r == 0)
+    store->lifetime_address = address;
+  return r == -ENOSPC ? 0 : r;
+}
+
 static void
 store_free (struct vswap_store *store)
 {
@@ -547,6 +569,7 @@ vswap_store_close (struct vswap_store *store)
     return 0;
   if (store->map && !store->options.read_only && !store->failed) {
     pthread_mutex_lock (&store->lock);
+    r = write_lifetime (store);
     /* Mark the open segments closed on the medium: their last chunk is
      * then known to be complete, not a torn tail. */
     for (int i = 0; i < 2 && r == 0; i++)
@@ -1117,5 +1140,6 @@ vswap_store_statistics (struct vswap_store *store,
     + store->segment_count * sizeof *store->segments
     + sizeof store->patterns;
   st->metadata_bytes_per_page = (double) st->metadata_bytes / store->pages;
+  vswap_lifetime_add (store, st);
   pthread_mutex_unlock (&store->lock);
 }

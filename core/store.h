@@ -80,6 +80,14 @@ struct vswap_statistics {
   uint64_t segments_total, segments_free, segments_open;
   uint64_t metadata_bytes;      /* RAM for map, bitmaps, segment table */
   double metadata_bytes_per_page;
+  /* Since the store was formatted: what the last clean close recorded
+   * plus this open (a crash loses what was counted since that close). */
+  uint64_t lifetime_opens;
+  uint64_t lifetime_host_write_bytes, lifetime_media_write_bytes;
+  uint64_t lifetime_host_trim_bytes;
+  uint64_t lifetime_pages_zero, lifetime_pages_same_filled;
+  uint64_t lifetime_pages_compressed, lifetime_pages_raw;
+  uint64_t lifetime_gc_bytes_moved, lifetime_segments_erased;
 };
 
 struct vswap_store;

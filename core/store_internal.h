@@ -116,6 +116,10 @@ struct vswap_store {
   unsigned context_count;
 
   struct vswap_statistics stats;        /* counters only; "now" on demand */
+  /* Lifetime counters as the newest LIFETIME record left them, and where
+   * that record is (GC keeps it; 0 = none). */
+  uint64_t lifetime[VSWAP_LIFETIME_COUNTERS];
+  uint32_t lifetime_address;
 };
 
 /* log_writer.c */
@@ -129,6 +133,12 @@ int vswap_head_seal (struct vswap_store *store, struct head *head,
                      bool last);
 int vswap_store_seal_all (struct vswap_store *store);
 int vswap_head_close (struct vswap_store *store, struct head *head);
+/* Lifetime counters: encode into PAYLOAD (returns its length), decode. */
+void vswap_lifetime_add (struct vswap_store *store,
+                         struct vswap_statistics *statistics);
+uint16_t vswap_lifetime_encode (struct vswap_store *store, uint8_t *payload);
+void vswap_lifetime_decode (struct vswap_store *store, const uint8_t *payload,
+                            uint16_t length);
 /* Count a SAME record that a map entry points at (pattern table full). */
 void vswap_segment_count_data (struct vswap_store *store, uint32_t address,
                                uint32_t size);

@@ -268,6 +268,31 @@ print_text (const struct inspection *in)
           tool_human_size (stats->metadata_bytes, size, sizeof size),
           stats->metadata_bytes, stats->metadata_bytes_per_page);
 
+  /* What the store has cost its medium over its life: recorded at every
+   * clean close (a crash loses what was counted since the last one). */
+  printf ("Lifetime (%" PRIu64 " opens, as of the last clean close)\n",
+          stats->lifetime_opens - 1);
+  printf ("  host written:    %s\n",
+          tool_human_size (stats->lifetime_host_write_bytes, size,
+                           sizeof size));
+  printf ("  media written:   %s\n",
+          tool_human_size (stats->lifetime_media_write_bytes, size,
+                           sizeof size));
+  if (stats->lifetime_host_write_bytes)
+    printf ("  media / host:    %.3f\n",
+            (double) stats->lifetime_media_write_bytes
+            / stats->lifetime_host_write_bytes);
+  else
+    printf ("  media / host:    - (nothing written yet)\n");
+  printf ("  pages written:   %" PRIu64 " zero and %" PRIu64 " same-filled "
+          "(no page written to the medium), %" PRIu64 " compressed, %"
+          PRIu64 " raw\n",
+          stats->lifetime_pages_zero, stats->lifetime_pages_same_filled,
+          stats->lifetime_pages_compressed, stats->lifetime_pages_raw);
+  printf ("  GC moved:        %s; %" PRIu64 " segments erased\n",
+          tool_human_size (stats->lifetime_gc_bytes_moved, size, sizeof size),
+          stats->lifetime_segments_erased);
+
   printf ("Counters since this open (the recovery scan):\n");
   for (i = 0; i < sizeof counters / sizeof counters[0]; i++) {
     uint64_t value;
