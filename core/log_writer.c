@@ -121,7 +121,8 @@ open_segment (struct vswap_store *store, struct head *head)
 }
 
 int
-vswap_head_seal (struct vswap_store *store, struct head *head, bool last)
+vswap_head_seal (struct vswap_store *store, struct head *head,
+                 uint32_t flags)
 {
   if (head->segment < 0 || !head->chunk_open)
     return 0;
@@ -137,7 +138,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head, bool last)
     .length = length,
     .record_count = head->chunk_records,
     .erase_count = s->erase_count,
-    .flags = last ? VSWAP_CHUNK_LAST : 0,
+    .flags = flags,
     .body_checksum = vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
                                      length - VSWAP_CHUNK_HEADER_SIZE,
                                      store->seed),
@@ -176,7 +177,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head, bool last)
 static int
 close_segment (struct vswap_store *store, struct head *head)
 {
-  const int r = vswap_head_seal (store, head, true);
+  const int r = vswap_head_seal (store, head, VSWAP_CHUNK_LAST);
   if (r < 0)
     return r;
   store->segments[head->segment].state = SEGMENT_CLOSED;
@@ -235,7 +236,7 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
     s->data_bytes += size;
   }
   if (head->fill - head->written >= store->seal_threshold)
-    return vswap_head_seal (store, head, false);
+    return vswap_head_seal (store, head, 0);
   return 0;
 }
 
@@ -297,7 +298,53 @@ vswap_head_close (struct vswap_store *store, struct head *head)
     head->chunk_open = true;
     head->chunk_records = 0;
   }
-  return close_segment (store, head);
+  const int r = vswap_head_seal (store, head, VSWAP_CHUNK_CLEAN);
+  if (r == 0) {
+    store->segments[head->segment].state = SEGMENT_CLOSED;
+    head->segment = -1;
+  }
+  return r;
+}
+
+/* Take up a segment the last open left half written and closed cleanly:
+ * appending to it wastes nothing and opens no new erase block. */
+static void
+resume_head (struct vswap_store *store, struct head *head)
+{
+  int64_t best = -1;
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    const struct segment *s = &store->segments[i];
+    if (s->state != SEGMENT_CLOSED || !s->clean_tail ||
+        s->write_offset + 2 * VSWAP_CHUNK_HEADER_SIZE
+        + VSWAP_RECORD_HEADER_SIZE + 4096 > store->segment_size)
+      continue;
+    if (best < 0 || s->last_sequence > store->segments[best].last_sequence)
+      best = (int64_t) i;
+  }
+  if (best < 0)
+    return;
+  struct segment *s = &store->segments[best];
+  /* Reads of an open segment are served from its RAM image: load it. */
+  if (s->write_offset > 0 &&
+      vswap_medium_read (store->medium, head->buffer, s->write_offset,
+                         segment_offset (store, best)) < 0)
+    return;
+  STAT_ADD (store, media_read_bytes, s->write_offset);
+  s->state = SEGMENT_OPEN;
+  s->clean_tail = false;
+  head->segment = best;
+  head->generation = s->generation;
+  head->fill = head->written = s->write_offset;
+  head->chunk_open = false;
+  head->chunk_records = 0;
+}
+
+void
+vswap_resume_heads (struct vswap_store *store)
+{
+  resume_head (store, store->user_head);
+  if (store->gc_head != store->user_head)
+    resume_head (store, store->gc_head);
 }
 
 int
@@ -306,7 +353,7 @@ vswap_store_seal_all (struct vswap_store *store)
   for (int i = 0; i < 2; i++) {
     if (i == 1 && store->gc_head == store->user_head)
       break;
-    const int r = vswap_head_seal (store, &store->heads[i], false);
+    const int r = vswap_head_seal (store, &store->heads[i], 0);
     if (r < 0)
       return r;
   }

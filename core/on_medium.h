@@ -61,6 +61,9 @@ enum vswap_lifetime_counter {
 
 /* Chunk flags. */
 #define VSWAP_CHUNK_LAST 1      /* the segment was closed after this chunk */
+#define VSWAP_CHUNK_CLEAN 2     /* the store was closed cleanly after it:
+                                   every chunk up to here is complete, and
+                                   the next open may append after it */
 
 static inline void
 vswap_put16 (uint8_t *p, uint16_t v)

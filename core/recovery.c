@@ -132,7 +132,10 @@ replay_chunk (struct vswap_store *store, struct replay *r)
    * the older copy stays.  Anywhere else damage is rot of flushed data,
    * and the page must read as an error, never as an older version. */
   const bool torn = !body_ok && r->next + 1 == r->chunk_count &&
-    !(h.flags & VSWAP_CHUNK_LAST);
+    !(h.flags & (VSWAP_CHUNK_LAST | VSWAP_CHUNK_CLEAN));
+
+  s->write_offset = round_up (offset + h.length, store->write_unit);
+  s->clean_tail = (h.flags & VSWAP_CHUNK_CLEAN) && body_ok;
 
   if (h.sequence > store->sequence)
     store->sequence = h.sequence;

@@ -486,6 +486,8 @@ vswap_store_open (struct vswap_medium *medium,
   store->segments[store->segment_count - 1].state = SEGMENT_SUPERBLOCK;
   if (vswap_recover (store, err) < 0)
     goto fail;
+  if (!options->read_only)
+    vswap_resume_heads (store);
   return store;
 
  fail:

@@ -45,6 +45,8 @@ struct segment {
   uint32_t live_records;        /* map entries pointing here */
   uint32_t readin_records;      /* of those, marked read-in */
   uint32_t erase_count;
+  uint32_t write_offset;        /* end of the written chunks */
+  bool clean_tail;              /* its last chunk says: closed cleanly */
   uint8_t state;
 };
 
@@ -130,7 +132,8 @@ int vswap_head_append_encoded (struct vswap_store *store, struct head *head,
                                const uint8_t *record, uint32_t size,
                                bool data, uint32_t *address);
 int vswap_head_seal (struct vswap_store *store, struct head *head,
-                     bool last);
+                     uint32_t flags);
+void vswap_resume_heads (struct vswap_store *store);
 int vswap_store_seal_all (struct vswap_store *store);
 int vswap_head_close (struct vswap_store *store, struct head *head);
 /* Lifetime counters: encode into PAYLOAD (returns its length), decode. */
