@@ -228,7 +228,7 @@ collect (struct vswap_store *store, uint64_t victim)
         offset + chunk.length > store->segment_size)
       break;
 
-    uint32_t at = offset + VSWAP_CHUNK_HEADER_SIZE;
+    uint32_t at = offset + vswap_chunk_records_start (store->address_shift);
     for (uint32_t i = 0; i < chunk.record_count; i++) {
       struct vswap_record_header rec;
       if (at + VSWAP_RECORD_HEADER_SIZE > offset + chunk.length ||

@@ -185,6 +185,19 @@ close_segment (struct vswap_store *store, struct head *head)
   return 0;
 }
 
+/* Start a chunk at the head's fill point: room for its header, which is
+ * filled in when the chunk is sealed. */
+static void
+open_chunk (struct vswap_store *store, struct head *head)
+{
+  const uint32_t start = vswap_chunk_records_start (store->address_shift);
+  head->chunk_start = head->fill;
+  memset (head->buffer + head->fill, 0, start);
+  head->fill += start;
+  head->chunk_open = true;
+  head->chunk_records = 0;
+}
+
 /* Make room for SIZE record bytes in HEAD (opening a chunk if needed) and
  * return where they go. */
 static int
@@ -197,8 +210,9 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
     return store->failed;
   for (;;) {
     if (head->segment >= 0) {
-      const uint32_t need = size +
-        (head->chunk_open ? 0 : VSWAP_CHUNK_HEADER_SIZE);
+      const uint32_t need = size + (head->chunk_open ? 0
+                                    : vswap_chunk_records_start
+                                    (store->address_shift));
       if ((uint64_t) head->fill + need <= store->segment_size)
         break;
       r = close_segment (store, head);
@@ -209,12 +223,8 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
     if (r < 0)
       return r;
   }
-  if (!head->chunk_open) {
-    head->chunk_start = head->fill;
-    head->fill += VSWAP_CHUNK_HEADER_SIZE;
-    head->chunk_open = true;
-    head->chunk_records = 0;
-  }
+  if (!head->chunk_open)
+    open_chunk (store, head);
   *where = head->buffer + head->fill;
   *address = (uint32_t) ((segment_offset (store, head->segment) + head->fill)
                          >> store->address_shift);
@@ -292,12 +302,9 @@ vswap_head_close (struct vswap_store *store, struct head *head)
   /* With nothing pending, an empty chunk carries the mark, so that the
    * segment's real last chunk is not taken for a torn write later. */
   if (!head->chunk_open &&
-      head->fill + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
-    head->chunk_start = head->fill;
-    head->fill += VSWAP_CHUNK_HEADER_SIZE;
-    head->chunk_open = true;
-    head->chunk_records = 0;
-  }
+      head->fill + vswap_chunk_records_start (store->address_shift)
+      <= store->segment_size)
+    open_chunk (store, head);
   const int r = vswap_head_seal (store, head, VSWAP_CHUNK_CLEAN);
   if (r == 0) {
     store->segments[head->segment].state = SEGMENT_CLOSED;

@@ -306,6 +306,15 @@ vswap_payload_checksum (const void *payload, size_t length,
   return vswap_checksum (payload, length, store_seed ^ logical_page);
 }
 
+/* Where a chunk's first record starts: after the header, at the address
+ * unit (records must sit at whole units to be addressable). */
+static inline uint32_t
+vswap_chunk_records_start (uint32_t address_shift)
+{
+  const uint32_t unit = UINT32_C (1) << address_shift;
+  return (VSWAP_CHUNK_HEADER_SIZE + unit - 1) & ~(unit - 1);
+}
+
 /* Bytes a record occupies, header and padding included. */
 static inline uint32_t
 vswap_record_size (uint32_t payload_length, uint32_t address_shift)

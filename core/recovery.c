@@ -141,7 +141,7 @@ replay_chunk (struct vswap_store *store, struct replay *r)
     store->sequence = h.sequence;
   s->last_sequence = h.sequence;
 
-  uint32_t at = VSWAP_CHUNK_HEADER_SIZE;
+  uint32_t at = vswap_chunk_records_start (store->address_shift);
   for (uint32_t i = 0; i < h.record_count; i++) {
     struct vswap_record_header rec;
     if (at + VSWAP_RECORD_HEADER_SIZE > h.length ||
@@ -394,7 +394,7 @@ vswap_store_check (struct vswap_store *store,
           h.length > store->segment_size - offset)
         break;
       previous = h.sequence;
-      uint32_t at = VSWAP_CHUNK_HEADER_SIZE;
+      uint32_t at = vswap_chunk_records_start (store->address_shift);
       for (uint32_t i = 0; i < h.record_count; i++) {
         const uint8_t *rec = image + offset + at;
         struct vswap_record_header rh;

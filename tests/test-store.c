@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -391,6 +392,51 @@ START_TEST (test_bad_input_changes_nothing)
 }
 END_TEST
 
+/* A medium over 128 GiB needs record addresses in units larger than a
+ * chunk header: a sparse file of 200 GiB exercises that path. */
+START_TEST (test_large_medium_address_units)
+{
+  char path[] = "/var/tmp/vswap-test-large.XXXXXX";
+  const int fd = mkstemp (path);
+  ck_assert_int_ge (fd, 0);
+  close (fd);
+  struct vswap_error err = { "" };
+  const struct vswap_medium_options mo = {
+    .create = true, .create_size = UINT64_C (200) << 30, .buffered = true,
+  };
+  medium = vswap_medium_open (path, &mo, &err);
+  if (!medium) {
+    unlink (path);
+    ck_abort_msg ("%s", err.message);
+  }
+  const struct vswap_format_options fo = { .logical_size = 64 << 20 };
+  ck_assert_msg (vswap_store_format (medium, &fo, NULL, NULL, &err) == 0,
+                 "%s", err.message);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
+  struct vswap_store_info info;
+  vswap_store_get_info (s, &info);
+  ck_assert_uint_ge (info.address_unit, 128);
+  for (uint64_t i = 0; i < 2000; i++) {
+    random_page (page, i);
+    if (i % 3 == 0)
+      memset (page + 64, 0, PAGE - 64);         /* compressible */
+    ck_assert_int_eq (vswap_store_write (s, page, PAGE, i * PAGE, false), 0);
+  }
+  ck_assert_int_eq (vswap_store_close (s), 0);
+  s = open_store (VSWAP_READTRIM_OFF);
+  for (uint64_t i = 0; i < 2000; i++) {
+    random_page (page, i);
+    if (i % 3 == 0)
+      memset (page + 64, 0, PAGE - 64);
+    ck_assert_int_eq (vswap_store_read (s, back, PAGE, i * PAGE), 0);
+    ck_assert_mem_eq (back, page, PAGE);
+  }
+  ck_assert_int_eq (vswap_store_check (s, NULL, NULL, NULL), 0);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+  unlink (path);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -405,6 +451,7 @@ main (void)
   tcase_add_test (tc, test_trim_survives_gc_and_crash);
   tcase_add_test (tc, test_extents);
   tcase_add_test (tc, test_bad_input_changes_nothing);
+  tcase_add_test (tc, test_large_medium_address_units);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
