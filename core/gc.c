@@ -183,6 +183,8 @@ vswap_segment_free (struct vswap_store *store, uint64_t index)
       if (g->discard_zeroes)
         s->generation = 0;
     }
+    else
+      s->needs_erase = true;    /* erased again (or refused) before reuse */
   }
   if (s->generation != 0 && s->stale_generation == 0)
     s->stale_generation = s->generation;

@@ -103,6 +103,15 @@ open_segment (struct vswap_store *store, struct head *head)
   assert (best >= 0);
 
   struct segment *s = &store->segments[best];
+  if (s->needs_erase && store->medium->geometry.can_discard) {
+    const int r2 = vswap_medium_discard (store->medium,
+                                         segment_offset (store, best),
+                                         store->segment_size);
+    if (r2 < 0)
+      return r2;
+    STAT_ADD (store, media_discard_bytes, store->segment_size);
+  }
+  s->needs_erase = false;
   if (s->generation != 0 && s->stale_generation == 0)
     s->stale_generation = s->generation;
   s->state = SEGMENT_OPEN;
@@ -114,7 +123,7 @@ open_segment (struct vswap_store *store, struct head *head)
 
   head->segment = best;
   head->generation = s->generation;
-  head->fill = head->written = 0;
+  head->fill = head->written = head->marked = 0;
   head->chunk_open = false;
   head->chunk_records = 0;
   return 0;
@@ -295,6 +304,27 @@ vswap_segment_count_data (struct vswap_store *store, uint32_t address,
 }
 
 int
+vswap_store_mark_durable (struct vswap_store *store)
+{
+  for (int i = 0; i < 2; i++) {
+    struct head *head = &store->heads[i];
+    if (i == 1 && store->gc_head == store->user_head)
+      break;
+    if (head->segment < 0 || head->chunk_open || head->written == 0 ||
+        head->written == head->marked ||
+        head->fill + vswap_chunk_records_start (store->address_shift)
+        > store->segment_size)
+      continue;
+    open_chunk (store, head);
+    const int r = vswap_head_seal (store, head, VSWAP_CHUNK_CLEAN);
+    if (r < 0)
+      return r;
+    head->marked = head->written;
+  }
+  return 0;
+}
+
+int
 vswap_head_close (struct vswap_store *store, struct head *head)
 {
   if (head->segment < 0)
@@ -318,6 +348,7 @@ vswap_head_close (struct vswap_store *store, struct head *head)
 static void
 resume_head (struct vswap_store *store, struct head *head)
 {
+ again:;
   int64_t best = -1;
   for (uint64_t i = 0; i < store->segment_count; i++) {
     const struct segment *s = &store->segments[i];
@@ -331,17 +362,24 @@ resume_head (struct vswap_store *store, struct head *head)
   if (best < 0)
     return;
   struct segment *s = &store->segments[best];
-  /* Reads of an open segment are served from its RAM image: load it. */
-  if (s->write_offset > 0 &&
-      vswap_medium_read (store->medium, head->buffer, s->write_offset,
+  /* Reads of an open segment are served from its RAM image: load it,
+   * and the write unit after it, which must never have been programmed
+   * (a write torn before its chunk header landed leaves no chunk, but
+   * programmed bytes). */
+  const uint32_t n = s->write_offset + store->write_unit;
+  if (vswap_medium_read (store->medium, head->buffer, n,
                          segment_offset (store, best)) < 0)
     return;
-  STAT_ADD (store, media_read_bytes, s->write_offset);
+  STAT_ADD (store, media_read_bytes, n);
+  if (!is_blank (head->buffer + s->write_offset, store->write_unit)) {
+    s->clean_tail = false;
+    goto again;
+  }
   s->state = SEGMENT_OPEN;
   s->clean_tail = false;
   head->segment = best;
   head->generation = s->generation;
-  head->fill = head->written = s->write_offset;
+  head->fill = head->written = head->marked = s->write_offset;
   head->chunk_open = false;
   head->chunk_records = 0;
 }

@@ -204,18 +204,47 @@ compare_generation (const void *a, const void *b, void *segments)
   return ga < gb ? -1 : ga > gb;
 }
 
+/* Does the image look damaged: a chunk whose body does not verify, or a
+ * chain that ends where something was programmed? */
+static bool
+looks_damaged (const struct vswap_store *store, const struct replay *r)
+{
+  uint32_t end = 0;
+  for (uint32_t i = 0; i < r->chunk_count; i++) {
+    struct vswap_chunk_header h;
+    const uint8_t *chunk = r->image + r->chunks[i];
+    if (!vswap_chunk_header_decode (chunk, &h))
+      return true;              /* cannot be: find_chunks checked it */
+    if (vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
+                        h.length - VSWAP_CHUNK_HEADER_SIZE, store->seed)
+        != h.body_checksum)
+      return true;
+    end = round_up (r->chunks[i] + h.length, store->write_unit);
+  }
+  return end < store->segment_size &&
+    !is_blank (r->image + end, store->write_unit);
+}
+
 static int
 load_segment (struct vswap_store *store, uint64_t segment, struct replay *r)
 {
   r->segment = segment;
   r->next = 0;
-  const int ret = vswap_medium_read (store->medium, r->image,
-                                     store->segment_size,
-                                     segment_offset (store, segment));
-  if (ret < 0)
-    return ret;
-  STAT_ADD (store, media_read_bytes, store->segment_size);
-  find_chunks (store, store->segments[segment].generation, r);
+  /* What does not verify is read once more: a bit flipped on the way
+   * from the medium must not end a segment's chain early and bring back
+   * older versions of the pages after it. */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    const int ret = vswap_medium_read (store->medium, r->image,
+                                       store->segment_size,
+                                       segment_offset (store, segment));
+    if (ret < 0)
+      return ret;
+    STAT_ADD (store, media_read_bytes, store->segment_size);
+    find_chunks (store, store->segments[segment].generation, r);
+    if (!looks_damaged (store, r))
+      break;
+    STAT_ADD (store, read_retries, 1);
+  }
   return 0;
 }
 
@@ -243,15 +272,23 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
   for (uint64_t i = 1; i + 1 < store->segment_count; i++) {
     struct segment *s = &store->segments[i];
     struct vswap_chunk_header h;
-    r = vswap_medium_read (store->medium, header, header_read,
-                           segment_offset (store, i));
-    if (r < 0) {
-      vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
-                       store->medium->description, i, vswap_strerror (-r));
-      goto out;
+    bool ours = false;
+    /* A header that does not verify over programmed bytes is read once
+     * more: a bit flipped in transit must not make a segment look free. */
+    for (int attempt = 0; attempt < 2 && !ours; attempt++) {
+      r = vswap_medium_read (store->medium, header, header_read,
+                             segment_offset (store, i));
+      if (r < 0) {
+        vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
+                         store->medium->description, i, vswap_strerror (-r));
+        goto out;
+      }
+      ours = vswap_chunk_header_decode (header, &h) &&
+        memcmp (h.uuid, store->superblock.uuid, 16) == 0;
+      if (ours || is_blank (header, header_read))
+        break;
     }
-    if (vswap_chunk_header_decode (header, &h) &&
-        memcmp (h.uuid, store->superblock.uuid, 16) == 0) {
+    if (ours) {
       s->state = SEGMENT_CLOSED;
       s->generation = h.generation;
       s->erase_count = h.erase_count;
@@ -260,6 +297,9 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
       order[ordered++] = i;
     }
     else {
+      /* Not ours, or a first chunk torn by a crash: programmed all the
+       * same, so it is erased before it is written again. */
+      s->needs_erase = !is_blank (header, header_read);
       s->state = SEGMENT_FREE;
       store->free_segments++;
     }

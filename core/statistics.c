@@ -95,7 +95,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     FIELD (media_discard_bytes) FIELD (media_writes) FIELD (media_padding_bytes)
     FIELD (gc_runs) FIELD (gc_bytes_moved) FIELD (gc_records_moved)
     FIELD (segments_erased)
-    FIELD (checksum_failures)
+    FIELD (checksum_failures) FIELD (read_retries)
     FIELD (readin_pages) FIELD (readin_rereads) FIELD (readin_dropped)
     FIELD (readin_eio)
     FIELD (enospc_errors) FIELD (io_errors)
@@ -126,7 +126,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     s->media_discard_bytes, s->media_writes, s->media_padding_bytes,
     s->gc_runs, s->gc_bytes_moved, s->gc_records_moved,
     s->segments_erased,
-    s->checksum_failures,
+    s->checksum_failures, s->read_retries,
     s->readin_pages, s->readin_rereads, s->readin_dropped,
     s->readin_eio,
     s->enospc_errors, s->io_errors,

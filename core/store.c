@@ -351,6 +351,8 @@ vswap_store_format (struct vswap_medium *medium,
 
 /* ---- open and close ---- */
 
+static void store_free (struct vswap_store *store);
+
 static int
 check_superblock (const struct vswap_medium *medium,
                   const struct vswap_superblock *sb, struct vswap_error *err)
@@ -491,7 +493,8 @@ vswap_store_open (struct vswap_medium *medium,
   return store;
 
  fail:
-  vswap_store_close (store);
+  /* Not close: a store that did not open must not write to its medium. */
+  store_free (store);
   return NULL;
 }
 
@@ -510,6 +513,11 @@ vswap_store_flush (struct vswap_store *store)
    * lock), so one flush of the medium covers them all. */
   if (r == 0)
     r = vswap_medium_flush (store->medium);
+  if (r == 0) {
+    pthread_mutex_lock (&store->lock);
+    r = vswap_store_mark_durable (store);
+    pthread_mutex_unlock (&store->lock);
+  }
   return r;
 }
 
@@ -592,48 +600,12 @@ vswap_store_size (const struct vswap_store *store)
 
 /* ---- reading ---- */
 
-int
-vswap_read_record (struct vswap_store *store, struct io_context *ctx,
-                   uint64_t page, uint32_t address, void *out)
+/* Verify the record at RECORD for PAGE and decode it into OUT. */
+static int
+decode_record (struct vswap_store *store, struct io_context *ctx,
+               uint64_t page, uint32_t offset, uint64_t generation,
+               const uint8_t *record, void *out)
 {
-  uint32_t offset;
-  const int segment = vswap_segment_of_address (store, address, &offset);
-  const struct head *head = vswap_head_of_segment (store, segment);
-  const uint8_t *record;
-  uint64_t generation;
-
-  if (head) {
-    /* The open segment is served from its RAM image. */
-    generation = head->generation;
-    uint32_t n = head->fill - offset;
-    if (n > VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE)
-      n = VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE;
-    memcpy (ctx->read_buffer, head->buffer + offset, n);
-    pthread_mutex_unlock (&store->lock);
-    record = ctx->read_buffer;
-  }
-  else {
-    generation = store->segments[segment].generation;
-    pthread_rwlock_rdlock (&store->reuse_lock);
-    pthread_mutex_unlock (&store->lock);
-    const uint64_t byte = segment_offset (store, segment) + offset;
-    const uint64_t start = round_down (byte, store->read_unit);
-    uint64_t end = round_up (byte + VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE,
-                             store->read_unit);
-    const uint64_t segment_end = segment_offset (store, segment + 1);
-    if (end > segment_end)
-      end = segment_end;
-    const int r = vswap_medium_read (store->medium, ctx->read_buffer,
-                                     end - start, start);
-    pthread_rwlock_unlock (&store->reuse_lock);
-    if (r < 0) {
-      STAT_ADD (store, io_errors, 1);
-      return r;
-    }
-    STAT_ADD (store, media_read_bytes, end - start);
-    record = ctx->read_buffer + (byte - start);
-  }
-
   struct vswap_record_header h;
   if (!vswap_record_header_decode (record, store->seed, generation, &h) ||
       !(page >= h.logical_page && page - h.logical_page < h.count) ||
@@ -643,20 +615,70 @@ vswap_read_record (struct vswap_store *store, struct io_context *ctx,
       > store->segment_size ||
       vswap_payload_checksum (record + VSWAP_RECORD_HEADER_SIZE,
                               h.payload_length, store->seed,
-                              h.logical_page) != h.payload_checksum) {
-    STAT_ADD (store, checksum_failures, 1);
+                              h.logical_page) != h.payload_checksum)
     return -EIO;
-  }
   if (h.kind == VSWAP_RECORD_SAME) {
     vswap_page_fill (out, h.pattern);
     return 0;
   }
-  if (vswap_page_decode (ctx->dctx, h.kind, record + VSWAP_RECORD_HEADER_SIZE,
-                         h.payload_length, out) < 0) {
-    STAT_ADD (store, checksum_failures, 1);
-    return -EIO;
+  return vswap_page_decode (ctx->dctx, h.kind,
+                            record + VSWAP_RECORD_HEADER_SIZE,
+                            h.payload_length, out);
+}
+
+int
+vswap_read_record (struct vswap_store *store, struct io_context *ctx,
+                   uint64_t page, uint32_t address, void *out)
+{
+  uint32_t offset;
+  const int segment = vswap_segment_of_address (store, address, &offset);
+  const struct head *head = vswap_head_of_segment (store, segment);
+  int r;
+
+  if (head) {
+    /* The open segment is served from its RAM image. */
+    const uint64_t generation = head->generation;
+    uint32_t n = head->fill - offset;
+    if (n > VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE)
+      n = VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE;
+    memcpy (ctx->read_buffer, head->buffer + offset, n);
+    pthread_mutex_unlock (&store->lock);
+    r = decode_record (store, ctx, page, offset, generation,
+                       ctx->read_buffer, out);
   }
-  return 0;
+  else {
+    const uint64_t generation = store->segments[segment].generation;
+    pthread_rwlock_rdlock (&store->reuse_lock);
+    pthread_mutex_unlock (&store->lock);
+    const uint64_t byte = segment_offset (store, segment) + offset;
+    const uint64_t start = round_down (byte, store->read_unit);
+    uint64_t end = round_up (byte + VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE,
+                             store->read_unit);
+    const uint64_t segment_end = segment_offset (store, segment + 1);
+    if (end > segment_end)
+      end = segment_end;
+    /* A record that does not verify is read once more: a flipped bit on
+     * the way from the medium is not damage on it. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+      r = vswap_medium_read (store->medium, ctx->read_buffer, end - start,
+                             start);
+      if (r < 0) {
+        STAT_ADD (store, io_errors, 1);
+        pthread_rwlock_unlock (&store->reuse_lock);
+        return r;
+      }
+      STAT_ADD (store, media_read_bytes, end - start);
+      r = decode_record (store, ctx, page, offset, generation,
+                         ctx->read_buffer + (byte - start), out);
+      if (r == 0)
+        break;
+      STAT_ADD (store, read_retries, 1);
+    }
+    pthread_rwlock_unlock (&store->reuse_lock);
+  }
+  if (r < 0)
+    STAT_ADD (store, checksum_failures, 1);
+  return r;
 }
 
 /* Apply the read-in policy to PAGE, read from entry E. */
@@ -859,13 +881,10 @@ write_partial (struct vswap_store *store, struct io_context *ctx,
                uint64_t page, uint32_t skip, uint32_t n, const void *data)
 {
   pthread_mutex_lock (stripe (store, page));
+  /* If the rest of the page cannot be read (damaged, dropped, a medium
+   * error), the write fails too: making up the other bytes would be
+   * returning wrong data later.  A whole-page write still heals it. */
   int r = read_page (store, ctx, page, ctx->page, false);
-  if (r == -EIO) {
-    /* A damaged or dropped page is being overwritten: what is not
-     * overwritten reads as zeros from now on rather than failing. */
-    memset (ctx->page, 0, VSWAP_PAGE_SIZE);
-    r = 0;
-  }
   if (r == 0) {
     if (data)
       memcpy (ctx->page + skip, data, n);

@@ -70,6 +70,7 @@ struct vswap_statistics {
   uint64_t gc_runs, gc_bytes_moved, gc_records_moved, segments_erased;
   /* Trouble and policy. */
   uint64_t checksum_failures;
+  uint64_t read_retries;        /* records read twice: the first failed */
   uint64_t readin_pages, readin_rereads, readin_dropped, readin_eio;
   uint64_t enospc_errors, io_errors;
   /* Now. */

@@ -47,6 +47,7 @@ struct segment {
   uint32_t erase_count;
   uint32_t write_offset;        /* end of the written chunks */
   bool clean_tail;              /* its last chunk says: closed cleanly */
+  bool needs_erase;             /* free, but programmed: erase before use */
   uint8_t state;
 };
 
@@ -62,6 +63,7 @@ struct head {
   uint32_t chunk_start;         /* where the open chunk's header goes */
   uint32_t chunk_records;
   bool chunk_open;
+  uint32_t marked;              /* "written" when the last marker went out */
 };
 
 /* What one request needs, preallocated so the I/O path never allocates. */
@@ -136,6 +138,10 @@ int vswap_head_seal (struct vswap_store *store, struct head *head,
 void vswap_resume_heads (struct vswap_store *store);
 int vswap_store_seal_all (struct vswap_store *store);
 int vswap_head_close (struct vswap_store *store, struct head *head);
+/* After a medium flush: an empty CLEAN chunk after each head's flushed
+ * chunks, so that recovery knows them complete (damage there is rot, an
+ * error, not a torn write to skip). */
+int vswap_store_mark_durable (struct vswap_store *store);
 /* Lifetime counters: encode into PAYLOAD (returns its length), decode. */
 void vswap_lifetime_add (struct vswap_store *store,
                          struct vswap_statistics *statistics);
@@ -171,6 +177,17 @@ static inline uint64_t
 segment_offset (const struct vswap_store *store, uint64_t segment)
 {
   return segment * store->segment_size;
+}
+
+/* Erased flash reads as all zeros or all ones; anything else has been
+ * programmed, even if only by a torn write. */
+static inline bool
+is_blank (const uint8_t *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != p[0] || (p[0] != 0 && p[0] != 0xff))
+      return false;
+  return true;
 }
 
 static inline uint64_t

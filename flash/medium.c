@@ -12,8 +12,26 @@
 
 #include "backend.h"
 #include "medium.h"
+#include "simulated.h"
 
 #define MEMORY_PREFIX "memory:"
+
+/* The URI schemes libnbd connects to.  A path that starts like one is
+ * spelt "./nbd:/…" to reach the file. */
+bool
+vswap_medium_is_nbd_uri (const char *spec)
+{
+  static const char *const schemes[] = {
+    "nbd://", "nbds://", "nbd+unix://", "nbds+unix://",
+    "nbd+vsock://", "nbds+vsock://",
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+    if (strncmp (spec, schemes[i], strlen (schemes[i])) == 0)
+      return true;
+  return false;
+}
 
 struct vswap_medium *
 vswap_medium_open (const char *spec,
@@ -29,7 +47,7 @@ vswap_medium_open (const char *spec,
   if (spec == NULL || spec[0] == '\0') {
     vswap_error_set (err, EINVAL,
                      "no medium given: give the path of a file or block "
-                     "device, or memory:SIZE");
+                     "device, an NBD URI, or memory:SIZE");
     return NULL;
   }
 
@@ -44,6 +62,16 @@ vswap_medium_open (const char *spec,
     }
     return vswap_memory_medium_open (size, options, err);
   }
+
+  /* A simulated flash card for tests: "sim:SIZE[,KEY=VALUE...]". */
+  if (strncmp (spec, VSWAP_SIMULATED_PREFIX,
+               strlen (VSWAP_SIMULATED_PREFIX)) == 0)
+    return vswap_simulated_medium_open_spec (spec
+                                             + strlen (VSWAP_SIMULATED_PREFIX),
+                                             options, err);
+
+  if (vswap_medium_is_nbd_uri (spec))
+    return vswap_nbd_medium_open (spec, options, err);
 
   return vswap_file_medium_open (spec, options, err);
 }

@@ -74,8 +74,9 @@ struct vswap_medium_options {
 };
 
 /* Open the medium named by SPEC: "memory:SIZE" for a RAM medium (tests),
- * anything else a path to a regular file or a block device.  Returns NULL
- * and fills ERR on failure. */
+ * an NBD URI ("nbd://HOST/EXPORT", "nbds://…", "nbd+unix:///?socket=PATH")
+ * for a remote export, anything else a path to a regular file or a block
+ * device.  Returns NULL and fills ERR on failure. */
 struct vswap_medium *vswap_medium_open (const char *spec,
                                         const struct vswap_medium_options *options,
                                         struct vswap_error *err);
@@ -87,6 +88,13 @@ struct vswap_medium *vswap_file_medium_open (const char *path,
 struct vswap_medium *vswap_memory_medium_open (uint64_t size,
                                                const struct vswap_medium_options *options,
                                                struct vswap_error *err);
+struct vswap_medium *vswap_nbd_medium_open (const char *uri,
+                                            const struct vswap_medium_options *options,
+                                            struct vswap_error *err);
+
+/* Does SPEC name a remote NBD export rather than a path?  For callers
+ * that treat paths specially (realpath, stat, creating a file). */
+bool vswap_medium_is_nbd_uri (const char *spec);
 
 /* Checked wrappers: assert the alignment rules, count, then call the
  * backend.  The store uses only these. */

@@ -239,8 +239,12 @@ vswap_config (const char *key, const char *value)
       return -1;
     }
     /* Absolute, because the server changes directory when it forks;
-     * and it must exist now, so that a typo stops nbdkit at once. */
-    store_path = realpath (value, NULL);
+     * and it must exist now, so that a typo stops nbdkit at once.  A
+     * remote export is checked when the medium is opened. */
+    if (vswap_medium_is_nbd_uri (value))
+      store_path = strdup (value);
+    else
+      store_path = realpath (value, NULL);
     if (store_path == NULL) {
       nbdkit_error ("store=%s: %s", value, error_text (errno));
       return -1;

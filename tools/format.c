@@ -416,7 +416,10 @@ vswap_format_main (int argc, char *argv[])
   if (parse_args (argc, argv, &args, &status) < 0)
     return status;
 
+  /* A RAM medium or a remote export is there already: nothing to create,
+   * and nothing to unlink if formatting fails. */
   existed = strncmp (args.store, "memory:", 7) == 0
+    || vswap_medium_is_nbd_uri (args.store)
     || stat (args.store, &st) == 0;
   if (!existed && !args.size_given) {
     tool_error (COMMAND, "%s: %s: give --size SIZE to create a file",

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "medium.h"
 #include "tools.h"
 
 /* Enough to reach the furthest magic below (btrfs, at 64 KiB + 64). */
@@ -78,6 +79,41 @@ ext_flavour (const unsigned char *buffer)
   return "an ext2 filesystem";
 }
 
+/* The first PROBE_BYTES of a remote export, through the medium: there
+ * is no file to open.  Returns the bytes read or a negative errno. */
+static int
+read_remote (const char *spec, unsigned char **buffer,
+             struct vswap_error *err)
+{
+  struct vswap_medium_options options = { .read_only = true };
+  struct vswap_medium *medium;
+  uint64_t length;
+  uint32_t unit;
+  int r;
+
+  medium = vswap_medium_open (spec, &options, err);
+  if (medium == NULL)
+    return -EIO;
+  unit = medium->geometry.read_unit;
+  length = (PROBE_BYTES + unit - 1) / unit * unit;
+  if (length > medium->geometry.capacity)
+    length = medium->geometry.capacity;
+  if (posix_memalign ((void **) buffer, VSWAP_MEDIUM_BUFFER_ALIGN,
+                      length > PROBE_BYTES ? length : PROBE_BYTES) != 0) {
+    vswap_medium_close (medium);
+    return vswap_error_set (err, ENOMEM, "out of memory");
+  }
+  memset (*buffer, 0, length > PROBE_BYTES ? length : PROBE_BYTES);
+  r = vswap_medium_read (medium, *buffer, length, 0);
+  vswap_medium_close (medium);
+  if (r < 0) {
+    free (*buffer);
+    return vswap_error_set (err, -r, "%s: reading the first %d KiB: %s",
+                            spec, PROBE_BYTES / 1024, vswap_strerror (-r));
+  }
+  return length < PROBE_BYTES ? (int) length : PROBE_BYTES;
+}
+
 int
 tool_find_signature (const char *spec, char *found, size_t size,
                      struct vswap_error *err)
@@ -91,6 +127,15 @@ tool_find_signature (const char *spec, char *found, size_t size,
   /* A RAM medium is new every time: nothing to lose. */
   if (strncmp (spec, "memory:", 7) == 0)
     return 0;
+
+  if (vswap_medium_is_nbd_uri (spec)) {
+    int r = read_remote (spec, &buffer, err);
+
+    if (r < 0)
+      return r;
+    have = r;
+    goto search;
+  }
 
   /* Plain buffered reads: this runs before the medium is opened, must not
    * depend on its geometry, and a short file simply has no magic past its
@@ -123,6 +168,7 @@ tool_find_signature (const char *spec, char *found, size_t size,
   }
   close (fd);
 
+ search:
   for (i = 0; what == NULL && i < sizeof signatures / sizeof signatures[0];
        i++) {
     const struct signature *s = &signatures[i];
