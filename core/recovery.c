@@ -113,8 +113,32 @@ apply_record (struct vswap_store *store, struct segment *s,
   }
 }
 
+/* Damaged records in the last chunk of a segment.  Torn (written after
+ * the last flush, then cut by a crash: the previous copy stays) or rotted
+ * (flushed, then damaged: the page must read EIO) can only be told at the
+ * end, from the newest durability marker (a CLEAN chunk).  They are
+ * applied as rot, and undone at the end if they turn out torn. */
+#define SUSPECTS 4096
+
+struct suspect {
+  uint32_t page;
+  uint32_t address;             /* of the damaged record */
+  vswap_map_entry previous;     /* what the page held before it */
+  uint64_t pattern;             /* if that was same-filled */
+  uint64_t sequence;            /* of its chunk */
+  uint64_t segment;
+  uint32_t offset;
+};
+
+struct verdicts {
+  uint64_t newest_marker;       /* sequence of the newest CLEAN chunk */
+  struct suspect suspects[SUSPECTS];
+  size_t count;
+};
+
 static void
-replay_chunk (struct vswap_store *store, struct replay *r)
+replay_chunk (struct vswap_store *store, struct replay *r,
+              struct verdicts *v)
 {
   const uint32_t offset = r->chunks[r->next];
   const uint8_t *chunk = r->image + offset;
@@ -127,12 +151,17 @@ replay_chunk (struct vswap_store *store, struct replay *r)
     vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
                     h.length - VSWAP_CHUNK_HEADER_SIZE, store->seed)
     == h.body_checksum;
-  /* The last chunk of a segment that was never closed is where a crash
-   * tears a write.  Its damaged records were never flushed: skip them, so
-   * the older copy stays.  Anywhere else damage is rot of flushed data,
-   * and the page must read as an error, never as an older version. */
-  const bool torn = !body_ok && r->next + 1 == r->chunk_count &&
-    !(h.flags & (VSWAP_CHUNK_LAST | VSWAP_CHUNK_CLEAN));
+  /* Writes go out one chunk at a time, in sequence order, so a crash can
+   * tear only the last chunk of a segment, and only if no durability
+   * marker follows it (decided at the end, see struct verdicts).  Damage
+   * anywhere else is rot of flushed data: the page reads as an error,
+   * never as an older version. */
+  const bool suspect = !body_ok && r->next + 1 == r->chunk_count &&
+    !(h.flags & VSWAP_CHUNK_CLEAN);
+  /* The flag is in the verified header: the marker counts even if a bit
+   * of its body (a lifetime record) was damaged. */
+  if ((h.flags & VSWAP_CHUNK_CLEAN) && h.sequence > v->newest_marker)
+    v->newest_marker = h.sequence;
 
   s->write_offset = round_up (offset + h.length, store->write_unit);
   s->clean_tail = (h.flags & VSWAP_CHUNK_CLEAN) && body_ok;
@@ -152,7 +181,7 @@ replay_chunk (struct vswap_store *store, struct replay *r)
       report (store, "segment %" PRIu64 " offset %" PRIu32 ": %s record "
               "header; the rest of this chunk (%" PRIu32 " records) is "
               "skipped", r->segment, offset + at,
-              torn ? "torn" : "damaged", h.record_count - i);
+              suspect ? "torn or damaged" : "damaged", h.record_count - i);
       break;
     }
     const uint32_t size = vswap_record_size (rec.payload_length,
@@ -168,16 +197,26 @@ replay_chunk (struct vswap_store *store, struct replay *r)
         vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
                                 rec.payload_length, store->seed,
                                 rec.logical_page) != rec.payload_checksum) {
-      report (store, "page %" PRIu32 ": %s (segment %" PRIu64 " offset %"
-              PRIu32 ")%s", rec.logical_page,
-              torn ? "torn write after a crash" : "checksum mismatch",
-              r->segment, offset + at,
-              torn ? "; the previous copy is kept" :
-              "; reading it returns an I/O error");
-      if (torn) {
-        at += size;
-        continue;
+      const uint32_t address =
+        (uint32_t) ((base + offset + at) >> store->address_shift);
+      if (suspect && v->count < SUSPECTS &&
+          (rec.kind == VSWAP_RECORD_RAW || rec.kind == VSWAP_RECORD_ZSTD)) {
+        const vswap_map_entry e = store->map[rec.logical_page];
+        struct suspect *x = &v->suspects[v->count++];
+        x->page = rec.logical_page;
+        x->address = address;
+        x->previous = e;
+        x->pattern = vswap_map_is_same (e) ?
+          vswap_pattern_get (&store->patterns, vswap_map_pattern_index (e))
+          : 0;
+        x->sequence = h.sequence;
+        x->segment = r->segment;
+        x->offset = offset + at;
       }
+      else
+        report (store, "page %" PRIu32 ": checksum mismatch (segment %"
+                PRIu64 " offset %" PRIu32 "); reading it returns an I/O "
+                "error", rec.logical_page, r->segment, offset + at);
     }
     if (rec.kind == VSWAP_RECORD_LIFETIME &&
         vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
@@ -192,6 +231,45 @@ replay_chunk (struct vswap_store *store, struct replay *r)
                   (uint32_t) ((base + offset + at) >> store->address_shift),
                   size);
     at += size;
+  }
+}
+
+/* A damaged record no durability marker came after was torn by the crash:
+ * give its page back the copy it had, unless a later record replaced it. */
+static void
+decide_suspects (struct vswap_store *store, const struct verdicts *v)
+{
+  if (v->count)
+    store->torn_pages = calloc (v->count, sizeof *store->torn_pages);
+  for (size_t i = v->count; i-- > 0; ) {
+    const struct suspect *x = &v->suspects[i];
+    const bool torn = x->sequence > v->newest_marker;
+    report (store, "page %" PRIu32 ": %s (segment %" PRIu64 " offset %"
+            PRIu32 ")%s", x->page,
+            torn ? "torn write after a crash" : "checksum mismatch",
+            x->segment, x->offset,
+            torn ? "; the previous copy is kept" :
+            "; reading it returns an I/O error");
+    if (!torn || store->map[x->page] != vswap_map_stored (x->address))
+      continue;
+    vswap_map_release (store, x->page);
+    if (store->torn_pages)
+      store->torn_pages[store->torn_page_count++] = x->page;
+    if (vswap_map_is_stored (x->previous)) {
+      store->map[x->page] = x->previous;
+      store->segments[vswap_segment_of_address
+                      (store, vswap_map_address (x->previous), NULL)]
+        .live_records++;
+    }
+    else if (vswap_map_is_same (x->previous)) {
+      const int32_t index = vswap_pattern_acquire (&store->patterns,
+                                                   x->pattern);
+      /* The slot was just released, so there is room again. */
+      store->map[x->page] = index >= 0 ? vswap_map_same ((uint32_t) index)
+        : VSWAP_MAP_UNMAPPED;
+    }
+    else
+      store->map[x->page] = x->previous;
   }
 }
 
@@ -259,13 +337,14 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
   size_t active_count = 0, active_size = 0;
   uint64_t ordered = 0;
   int r = 0;
+  struct verdicts *verdicts = calloc (1, sizeof *verdicts);
 
   /* 1. Which segments hold content of this store, and of which age. */
   if (posix_memalign ((void **) &header, VSWAP_MEDIUM_BUFFER_ALIGN,
                       round_up (header_read, VSWAP_MEDIUM_BUFFER_ALIGN)))
     return vswap_error_set (err, ENOMEM, "out of memory");
   order = calloc (store->segment_count, sizeof *order);
-  if (!order) {
+  if (!order || !verdicts) {
     r = vswap_error_set (err, ENOMEM, "out of memory");
     goto out;
   }
@@ -360,7 +439,7 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
     for (size_t i = 1; i < active_count; i++)
       if (chunk_sequence (&active[i]) < chunk_sequence (&active[first]))
         first = i;
-    replay_chunk (store, &active[first]);
+    replay_chunk (store, &active[first], verdicts);
     if (++active[first].next == active[first].chunk_count) {
       /* Done with this segment: keep its buffers for the next one. */
       struct replay done = active[first];
@@ -369,7 +448,10 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
     }
   }
 
+  decide_suspects (store, verdicts);
+
  out:
+  free (verdicts);
   for (size_t i = 0; i < active_size; i++) {
     free (active[i].image);
     free (active[i].chunks);

@@ -352,6 +352,35 @@ vswap_store_format (struct vswap_medium *medium,
 /* ---- open and close ---- */
 
 static void store_free (struct vswap_store *store);
+static int write_page (struct vswap_store *store, struct io_context *ctx,
+                       uint64_t page, const uint8_t *data, bool force);
+static int read_page (struct vswap_store *store, struct io_context *ctx,
+                      uint64_t page, void *out, bool client);
+
+/* Recovery gave these pages back the copy they had before a torn write.
+ * Write that copy again, durably, before anything else: the torn record
+ * stays on the medium, and a later recovery, seeing durability markers
+ * written after it, would take it for damage and fail the page. */
+static int
+reassert_torn_pages (struct vswap_store *store)
+{
+  if (store->torn_page_count == 0)
+    return 0;
+  struct io_context *ctx = context_get (store);
+  int r = 0;
+  for (size_t i = 0; i < store->torn_page_count && r == 0; i++) {
+    const uint64_t page = store->torn_pages[i];
+    r = read_page (store, ctx, page, ctx->page, false);
+    if (r == 0)
+      r = write_page (store, ctx, page, ctx->page, true);
+    else if (r == -EIO)
+      r = 0;                    /* nothing better to assert */
+  }
+  context_put (store, ctx);
+  if (r == 0)
+    r = vswap_store_flush (store);
+  return r;
+}
 
 static int
 check_superblock (const struct vswap_medium *medium,
@@ -488,8 +517,17 @@ vswap_store_open (struct vswap_medium *medium,
   store->segments[store->segment_count - 1].state = SEGMENT_SUPERBLOCK;
   if (vswap_recover (store, err) < 0)
     goto fail;
-  if (!options->read_only)
+  if (!options->read_only) {
     vswap_resume_heads (store);
+    if (reassert_torn_pages (store) < 0) {
+      vswap_error_set (err, EIO, "%s: cannot record the recovery of torn "
+                       "writes: the medium fails writes",
+                       medium->description);
+      goto fail;
+    }
+  }
+  free (store->torn_pages);
+  store->torn_pages = NULL;
   return store;
 
  fail:
@@ -552,6 +590,7 @@ store_free (struct vswap_store *store)
   free (store->readin);
   free (store->segments);
   free (store->gc_buffer);
+  free (store->torn_pages);
   free (store->heads[0].buffer);
   free (store->heads[1].buffer);
   pthread_mutex_destroy (&store->lock);
@@ -774,7 +813,7 @@ vswap_store_read (struct vswap_store *store, void *buffer, uint64_t length,
  * lock; only the append and the map update happen under it. */
 static int
 write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
-            const uint8_t *data)
+            const uint8_t *data, bool force)
 {
   uint64_t pattern = 0;
   const enum vswap_page_class class = vswap_page_classify (data, &pattern);
@@ -806,13 +845,13 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
 
   pthread_mutex_lock (&store->lock);
   const vswap_map_entry e = store->map[page];
-  if (class == VSWAP_PAGE_ZERO &&
+  if (class == VSWAP_PAGE_ZERO && !force &&
       (e == VSWAP_MAP_ZERO || e == VSWAP_MAP_UNMAPPED)) {
     /* Already reads as zeros: nothing to record. */
     STAT_ADD (store, pages_zero, 1);
     goto out;
   }
-  if (class == VSWAP_PAGE_SAME && vswap_map_is_same (e) &&
+  if (class == VSWAP_PAGE_SAME && !force && vswap_map_is_same (e) &&
       vswap_pattern_get (&store->patterns, vswap_map_pattern_index (e))
       == pattern) {
     STAT_ADD (store, pages_same_filled, 1);
@@ -890,7 +929,7 @@ write_partial (struct vswap_store *store, struct io_context *ctx,
       memcpy (ctx->page + skip, data, n);
     else
       memset (ctx->page + skip, 0, n);
-    r = write_page (store, ctx, page, ctx->page);
+    r = write_page (store, ctx, page, ctx->page, false);
   }
   pthread_mutex_unlock (stripe (store, page));
   return r;
@@ -926,7 +965,7 @@ vswap_store_write (struct vswap_store *store, const void *buffer,
       n = length;
     STAT_ADD (store, host_write_pages, 1);
     if (n == VSWAP_PAGE_SIZE)
-      r = write_page (store, ctx, page, in);
+      r = write_page (store, ctx, page, in, false);
     else
       r = write_partial (store, ctx, page, skip, n, in);
     in += n;

@@ -123,6 +123,9 @@ struct vswap_store {
   /* Lifetime counters as the newest LIFETIME record left them, and where
    * that record is (GC keeps it; 0 = none). */
   uint64_t lifetime[VSWAP_LIFETIME_COUNTERS];
+  /* Pages recovery gave back their pre-crash copy (open only). */
+  uint32_t *torn_pages;
+  size_t torn_page_count;
   uint32_t lifetime_address;
 };
 

@@ -1311,8 +1311,12 @@ START_TEST (test_torn_segment_end)
       else
         memset (page, 0, PAGE);
       bool legit = memcmp (page, back, PAGE) == 0;
-      if (!legit && written[p]) {
-        version_of (page, p, version[p]);
+      /* Any version written since the flush is legitimate after a crash,
+       * the newest or one in between (versions are write numbers, so
+       * only the ones written to this page can ever match). */
+      for (unsigned v = flushed[p] + 1; !legit && written[p] && v <= version[p];
+           v++) {
+        version_of (page, p, v);
         legit = memcmp (page, back, PAGE) == 0;
       }
       ck_assert_msg (legit, "cut at write %zu (%" PRIu64 "+%" PRIu64
@@ -1513,15 +1517,13 @@ main (void)
   Suite *s = suite_create ("power-cut");
   /* Known gaps of the core, open work (issue 4): run them with
    * VSWAP_POWER_CUT_KNOWN_GAPS=1.  Each still fails today:
-   * - a flipped bit in a chunk header ends the segment's chain, and the
+   * - a bit rotted in a chunk header ends the segment's chain, and the
    *   pages after it read older versions (needs salvage of the records
    *   behind a damaged header);
-   * - a write torn while closing a full segment, and rare torn writes
-   *   under a volatile cache, leave flushed pages reading EIO;
-   * - a failed erase of a GC victim is ignored: the segment is taken
-   *   again and its programmed pages written over. */
+   * - under a volatile write cache that loses or tears writes at random,
+   *   2 of 60 iterations still fail. */
   const struct { const char *name; const TTest *test; bool gap; } cases[] = {
-    { "power-cut", test_power_cut, true },
+    { "power-cut", test_power_cut, false },
     { "volatile-cache", test_volatile_cache, true },
     { "fail-once", test_fail_once, false },
     { "reopen-cut", test_reopen_cut, false },
@@ -1532,8 +1534,8 @@ main (void)
     { "rot-first-chunk-header", test_rot_first_chunk_header, true },
     { "rot-middle-chunk-header", test_rot_middle_chunk_header, true },
     { "rot-in-crashed-tail", test_rot_in_crashed_tail, false },
-    { "torn-segment-end", test_torn_segment_end, true },
-    { "failed-erase", test_failed_erase, true },
+    { "torn-segment-end", test_torn_segment_end, false },
+    { "failed-erase", test_failed_erase, false },
     { "bitflips", test_bitflips_on_read, false },
     { "bitflips-writes", test_bitflips_with_writes, false },
     { "bitflips-open", test_bitflips_from_open, false },
