@@ -16,9 +16,11 @@
 
 #include <liburing.h>
 
-/* Enough for the handful of threads nbdkit runs; a thread finding every
- * ring busy waits for one. */
-#define VSWAP_IO_POOL_RINGS 4
+/* One per request the store serves at once (its 16 I/O contexts): with
+ * fewer, random reads queue behind the rings (bench/README.md measured
+ * 4 rings capping QD16 reads at a quarter of the medium).  A thread
+ * finding every ring busy waits for one. */
+#define VSWAP_IO_POOL_RINGS 16
 
 struct vswap_io_ring {
   pthread_mutex_t lock;
