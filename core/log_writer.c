@@ -64,6 +64,15 @@ vswap_map_release (struct vswap_store *store, uint64_t page)
   store->map[page] = VSWAP_MAP_UNMAPPED;
 }
 
+void
+vswap_map_point (struct vswap_store *store, uint64_t page, uint32_t address)
+{
+  assert (store->map[page] == VSWAP_MAP_UNMAPPED);
+  store->map[page] = vswap_map_stored (address);
+  store->segments[vswap_segment_of_address (store, address, NULL)]
+    .live_records++;
+}
+
 /* Take a free segment for HEAD.  Wear levelling starts here: the least
  * erased free segment is taken first. */
 static int

@@ -108,8 +108,7 @@ apply_record (struct vswap_store *store, struct segment *s,
     }
     s->data_records++;
     s->data_bytes += size;
-    store->map[page] = vswap_map_stored (address);
-    s->live_records++;
+    vswap_map_point (store, page, address);
   }
 }
 
@@ -255,12 +254,8 @@ decide_suspects (struct vswap_store *store, const struct verdicts *v)
     vswap_map_release (store, x->page);
     if (store->torn_pages)
       store->torn_pages[store->torn_page_count++] = x->page;
-    if (vswap_map_is_stored (x->previous)) {
-      store->map[x->page] = x->previous;
-      store->segments[vswap_segment_of_address
-                      (store, vswap_map_address (x->previous), NULL)]
-        .live_records++;
-    }
+    if (vswap_map_is_stored (x->previous))
+      vswap_map_point (store, x->page, vswap_map_address (x->previous));
     else if (vswap_map_is_same (x->previous)) {
       const int32_t index = vswap_pattern_acquire (&store->patterns,
                                                    x->pattern);

@@ -883,9 +883,7 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
     /* The pattern table is full: map the page to its record instead. */
     vswap_segment_count_data (store, address,
                               vswap_record_size (0, store->address_shift));
-    store->map[page] = vswap_map_stored (address);
-    store->segments[vswap_segment_of_address (store, address, NULL)]
-      .live_records++;
+    vswap_map_point (store, page, address);
     break;
   }
   case VSWAP_PAGE_DATA:
@@ -896,9 +894,7 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
     }
     else
       STAT_ADD (store, pages_raw, 1);
-    store->map[page] = vswap_map_stored (address);
-    store->segments[vswap_segment_of_address (store, address, NULL)]
-      .live_records++;
+    vswap_map_point (store, page, address);
     break;
   }
  out:

@@ -155,6 +155,9 @@ void vswap_lifetime_decode (struct vswap_store *store, const uint8_t *payload,
 void vswap_segment_count_data (struct vswap_store *store, uint32_t address,
                                uint32_t size);
 void vswap_map_release (struct vswap_store *store, uint64_t page);
+/* Map a released PAGE to the record at ADDRESS, counting it live. */
+void vswap_map_point (struct vswap_store *store, uint64_t page,
+                      uint32_t address);
 int vswap_segment_of_address (const struct vswap_store *store,
                               uint32_t address, uint32_t *offset);
 struct head *vswap_head_of_segment (struct vswap_store *store,
