@@ -8,7 +8,11 @@
  * victim never needs more than one of the reserved segments before it
  * gives one back.
  *
- * Called with store->lock held.
+ * Called with store->lock held.  A collection lets go of it while it
+ * reads the victim and while the medium flushes, so that reads, and
+ * writes whose head has room, carry on meanwhile; store->collecting keeps
+ * a second collection from starting, and writers that need a fresh
+ * segment wait for gc_done instead of taking the reserve.
  */
 #include <config.h>
 
@@ -150,6 +154,9 @@ relocate_data (struct vswap_store *store, const uint8_t *record,
   STAT_ADD (store, gc_records_moved, 1);
   STAT_ADD (store, gc_bytes_moved, size);
 
+  if (r->kind == VSWAP_RECORD_SAME)
+    store->segments[vswap_segment_of_address (store, address, NULL)]
+      .state_records++;
   if (stored_here) {
     if (r->kind == VSWAP_RECORD_SAME)
       vswap_segment_count_data (store, address, size);
@@ -191,8 +198,9 @@ vswap_segment_free (struct vswap_store *store, uint64_t index)
   s->generation = 0;
   s->erase_count++;
   s->state = SEGMENT_FREE;
-  s->data_records = s->data_bytes = 0;
+  s->data_records = s->data_bytes = s->state_records = 0;
   s->live_records = s->readin_records = 0;
+  s->write_offset = 0;
   store->free_segments++;
   STAT_ADD (store, segments_erased, 1);
   pthread_rwlock_unlock (&store->reuse_lock);
@@ -208,26 +216,41 @@ collect (struct vswap_store *store, uint64_t victim)
   int r;
 
   assert (s->state == SEGMENT_CLOSED);
+  assert (vswap_gc_is_collector (store));
   STAT_ADD (store, gc_runs, 1);
-  const uint64_t oldest_other = oldest_other_content (store, victim);
 
-  /* Only the written part is read; recovery set last_sequence but not the
-   * length, so read the whole segment: GC reads are sequential anyway. */
-  r = vswap_medium_read (store->medium, buffer, store->segment_size, base);
+  /* Only the written part is read, and nothing at all from a segment
+   * with nothing live and no record that sets a page's state: after a
+   * sequential overwrite, most victims are like that. */
+  const bool holds_lifetime = store->lifetime_address != 0 &&
+    vswap_segment_of_address (store, store->lifetime_address, NULL)
+    == (int) victim;
+  uint32_t length = s->write_offset ? s->write_offset : store->segment_size;
+  if (s->live_records == 0 && s->state_records == 0 && !holds_lifetime)
+    length = 0;
+  /* Nothing else frees or reopens a segment while we collect, so the
+   * victim stays as it is; its records can only die meanwhile, and which
+   * are still live is decided below, under the lock. */
+  pthread_mutex_unlock (&store->lock);
+  r = vswap_medium_read (store->medium, buffer, length, base);
+  pthread_mutex_lock (&store->lock);
   if (r < 0) {
     STAT_ADD (store, io_errors, 1);
     return r;
   }
-  STAT_ADD (store, media_read_bytes, store->segment_size);
+  STAT_ADD (store, media_read_bytes, length);
+  if (store->failed)
+    return store->failed;
+  const uint64_t oldest_other = oldest_other_content (store, victim);
 
   uint32_t offset = 0;
-  while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
+  while (offset + VSWAP_CHUNK_HEADER_SIZE <= length) {
     struct vswap_chunk_header chunk;
     if (!vswap_chunk_header_decode (buffer + offset, &chunk) ||
         memcmp (chunk.uuid, store->superblock.uuid, 16) != 0 ||
         chunk.generation != s->generation ||
         chunk.length < VSWAP_CHUNK_HEADER_SIZE ||
-        offset + chunk.length > store->segment_size)
+        offset + chunk.length > length)
       break;
 
     uint32_t at = offset + vswap_chunk_records_start (store->address_shift);
@@ -270,8 +293,12 @@ collect (struct vswap_store *store, uint64_t victim)
    * be durable: the copies, and the newer writes that made the rest dead
    * (else a crash could bring back an even older version). */
   r = vswap_store_seal_all (store);
-  if (r == 0)
+  if (r == 0) {
+    /* Chunks sealed meanwhile by others only supersede more. */
+    pthread_mutex_unlock (&store->lock);
     r = vswap_medium_flush (store->medium);
+    pthread_mutex_lock (&store->lock);
+  }
   if (r < 0) {
     store->failed = r;
     STAT_ADD (store, io_errors, 1);
@@ -288,18 +315,27 @@ collect (struct vswap_store *store, uint64_t victim)
   return 0;
 }
 
-int
-vswap_gc_make_room (struct vswap_store *store)
+bool
+vswap_gc_is_collector (const struct vswap_store *store)
+{
+  return store->collecting && pthread_equal (store->collector,
+                                             pthread_self ());
+}
+
+/* Collect until more than TARGET segments are free. */
+static int
+make_room (struct vswap_store *store, uint64_t target)
 {
   int r = 0;
 
   assert (!store->collecting);
   store->collecting = true;
+  store->collector = pthread_self ();
   /* Each victim gains at least the minimum, so a segment's worth of
    * victims without reaching the goal means the estimates were wrong: stop
    * rather than spin. */
   uint64_t budget = store->segment_count;
-  while (store->free_segments <= store->reserve) {
+  while (store->free_segments <= target) {
     const int64_t victim = choose_victim (store);
     if (victim < 0 || budget-- == 0) {
       r = -ENOSPC;
@@ -310,5 +346,75 @@ vswap_gc_make_room (struct vswap_store *store)
       break;
   }
   store->collecting = false;
+  pthread_cond_broadcast (&store->gc_done);
   return r;
+}
+
+int
+vswap_gc_make_room (struct vswap_store *store)
+{
+  return make_room (store, store->reserve);
+}
+
+void
+vswap_gc_nudge (struct vswap_store *store)
+{
+  if (store->gc_thread_running && !store->collecting &&
+      store->free_segments <= store->reserve + store->gc_headroom)
+    pthread_cond_signal (&store->gc_wake);
+}
+
+/* The background collector: keeps gc_headroom segments free beyond the
+ * reserve, so that writers rarely wait for a collection. */
+static void *
+gc_thread_main (void *arg)
+{
+  struct vswap_store *store = arg;
+  bool gave_up = false;
+
+  pthread_mutex_lock (&store->lock);
+  while (!store->gc_stop) {
+    const uint64_t target = store->reserve + store->gc_headroom;
+    if (!gave_up && !store->collecting && !store->failed &&
+        store->free_segments <= target) {
+      /* ENOSPC here only means nothing is worth collecting yet: wait
+       * for the next writer to need a segment. */
+      gave_up = make_room (store, target) < 0;
+      continue;
+    }
+    pthread_cond_wait (&store->gc_wake, &store->lock);
+    gave_up = false;
+  }
+  pthread_mutex_unlock (&store->lock);
+  return NULL;
+}
+
+int
+vswap_gc_start_thread (struct vswap_store *store)
+{
+  if (store->gc_thread_running || store->options.read_only)
+    return 0;
+  store->gc_stop = false;
+  const int r = pthread_create (&store->gc_thread, NULL, gc_thread_main,
+                                store);
+  if (r != 0)
+    return -r;
+  pthread_mutex_lock (&store->lock);
+  store->gc_thread_running = true;
+  vswap_gc_nudge (store);
+  pthread_mutex_unlock (&store->lock);
+  return 0;
+}
+
+void
+vswap_gc_stop_thread (struct vswap_store *store)
+{
+  if (!store->gc_thread_running)
+    return;
+  pthread_mutex_lock (&store->lock);
+  store->gc_stop = true;
+  pthread_cond_signal (&store->gc_wake);
+  pthread_mutex_unlock (&store->lock);
+  pthread_join (store->gc_thread, NULL);
+  store->gc_thread_running = false;
 }

@@ -76,18 +76,26 @@ vswap_map_point (struct vswap_store *store, uint64_t page, uint32_t address)
 /* Take a free segment for HEAD.  Wear levelling starts here: the least
  * erased free segment is taken first. */
 static int
-open_segment (struct vswap_store *store, struct head *head)
+open_segment (struct vswap_store *store, struct head *head, bool tombstone)
 {
   int r;
 
   /* The user head leaves the reserve to GC, so that GC always has
-   * somewhere to copy live records to. */
-  if (!store->collecting && store->free_segments <= store->reserve) {
+   * somewhere to copy live records to.  GC's own copies may use it. */
+  while (!vswap_gc_is_collector (store) &&
+         store->free_segments <= store->reserve) {
+    if (store->collecting) {
+      /* GC runs, with the lock let go while it waits for the medium:
+       * wait for its result rather than take the reserve. */
+      pthread_cond_wait (&store->gc_done, &store->lock);
+      if (head->segment >= 0)
+        return 0;
+      continue;
+    }
     r = vswap_gc_make_room (store);
     /* A full store must still take trims, or it could never empty: a
      * tombstone may borrow one reserved segment (GC needs only one). */
-    if (r == -ENOSPC && store->appending_tombstone &&
-        store->free_segments > 1)
+    if (r == -ENOSPC && tombstone && store->free_segments > 1)
       r = 0;
     if (r < 0)
       return r;
@@ -95,6 +103,7 @@ open_segment (struct vswap_store *store, struct head *head)
      * shared by user and GC). */
     if (head->segment >= 0)
       return 0;
+    break;
   }
   if (store->free_segments == 0)
     return -ENOSPC;
@@ -126,8 +135,9 @@ open_segment (struct vswap_store *store, struct head *head)
   s->state = SEGMENT_OPEN;
   s->generation = ++store->sequence;
   s->last_sequence = s->generation;
-  s->data_records = s->data_bytes = 0;
+  s->data_records = s->data_bytes = s->state_records = 0;
   s->live_records = s->readin_records = 0;
+  s->write_offset = 0;
   store->free_segments--;
 
   head->segment = best;
@@ -135,6 +145,7 @@ open_segment (struct vswap_store *store, struct head *head)
   head->fill = head->written = head->marked = 0;
   head->chunk_open = false;
   head->chunk_records = 0;
+  vswap_gc_nudge (store);
   return 0;
 }
 
@@ -185,6 +196,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
   if (head->written == 0)
     s->stale_generation = 0;    /* the old content is now unreachable */
   head->fill = head->written = end;
+  s->write_offset = end;
   head->chunk_open = false;
   head->chunk_records = 0;
   s->last_sequence = h.sequence;
@@ -220,7 +232,7 @@ open_chunk (struct vswap_store *store, struct head *head)
  * return where they go. */
 static int
 reserve (struct vswap_store *store, struct head *head, uint32_t size,
-         uint8_t **where, uint32_t *address)
+         bool tombstone, uint8_t **where, uint32_t *address)
 {
   int r;
 
@@ -237,7 +249,7 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
       if (r < 0)
         return r;
     }
-    r = open_segment (store, head);
+    r = open_segment (store, head, tombstone);
     if (r < 0)
       return r;
   }
@@ -275,11 +287,18 @@ vswap_head_append (struct vswap_store *store, struct head *head,
 {
   const uint32_t size = vswap_record_size (header->payload_length,
                                            store->address_shift);
+  /* Tombstones and the lifetime record are small and must get through
+   * on a full store (see open_segment). */
+  const bool tombstone = header->kind == VSWAP_RECORD_ZERO ||
+    header->kind == VSWAP_RECORD_TRIM || header->kind == VSWAP_RECORD_LIFETIME;
   uint8_t *where;
-  int r = reserve (store, head, size, &where, address);
+  int r = reserve (store, head, size, tombstone, &where, address);
   if (r < 0)
     return r;
   vswap_record_header_encode (header, store->seed, head->generation, where);
+  if (header->kind == VSWAP_RECORD_ZERO || header->kind == VSWAP_RECORD_TRIM
+      || header->kind == VSWAP_RECORD_SAME)
+    store->segments[head->segment].state_records++;
   if (header->payload_length)
     memcpy (where + VSWAP_RECORD_HEADER_SIZE, payload,
             header->payload_length);
@@ -294,7 +313,7 @@ vswap_head_append_encoded (struct vswap_store *store, struct head *head,
                            uint32_t *address)
 {
   uint8_t *where;
-  int r = reserve (store, head, size, &where, address);
+  int r = reserve (store, head, size, false, &where, address);
   if (r < 0)
     return r;
   memcpy (where, record, size);

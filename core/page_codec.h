@@ -32,8 +32,13 @@ enum vswap_page_class vswap_page_classify (const void *page,
 /* Fill PAGE with the 8-byte PATTERN. */
 void vswap_page_fill (void *page, uint64_t pattern);
 
+/* Does PAGE look like random bytes (encrypted or already compressed), so
+ * that trying zstd on it is wasted?  A cheap sampling test; a false "yes"
+ * only stores a compressible page raw. */
+bool vswap_page_looks_random (const void *page);
+
 /* Encode a DATA page into OUT (room for VSWAP_CODEC_PAGE bytes).  With
- * CCTX NULL the page is stored raw.  Sets *KIND to VSWAP_RECORD_RAW or
+ * CCTX NULL, or a page that looks random, the page is stored raw.  Sets *KIND to VSWAP_RECORD_RAW or
  * VSWAP_RECORD_ZSTD and returns the payload length. */
 uint16_t vswap_page_encode (ZSTD_CCtx *cctx, int level, const void *page,
                             void *out, uint8_t *kind);

@@ -85,6 +85,9 @@ apply_record (struct vswap_store *store, struct segment *s,
 {
   const uint64_t page = h->logical_page;
 
+  if (h->kind == VSWAP_RECORD_ZERO || h->kind == VSWAP_RECORD_TRIM ||
+      h->kind == VSWAP_RECORD_SAME)
+    s->state_records++;
   switch (h->kind) {
   case VSWAP_RECORD_LIFETIME:
     return;                     /* replay_chunk decodes it */

@@ -29,10 +29,19 @@ aligned_alloc_zero (size_t size)
   return p;
 }
 
+/* The largest record a page can have: a raw one. */
+#define MAX_PAGE_RECORD (VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE)
+
 static size_t
 read_buffer_size (const struct vswap_store *store)
 {
-  return round_up (VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE
+  return round_up (MAX_PAGE_RECORD + 2 * store->read_unit, store->read_unit);
+}
+
+static size_t
+run_buffer_size (const struct vswap_store *store)
+{
+  return round_up (RUN_PAGES * (size_t) MAX_PAGE_RECORD
                    + 2 * store->read_unit, store->read_unit);
 }
 
@@ -50,7 +59,9 @@ contexts_create (struct vswap_store *store, unsigned count)
     c->page = aligned_alloc_zero (VSWAP_PAGE_SIZE);
     c->payload = aligned_alloc_zero (VSWAP_PAGE_SIZE);
     c->read_buffer = aligned_alloc_zero (read_buffer_size (store));
-    if (!c->cctx || !c->dctx || !c->page || !c->payload || !c->read_buffer)
+    c->run_buffer = aligned_alloc_zero (run_buffer_size (store));
+    if (!c->cctx || !c->dctx || !c->page || !c->payload || !c->read_buffer
+        || !c->run_buffer)
       return -ENOMEM;
     /* zstd sizes its workspaces on first use: do that now, not while the
      * kernel waits for a swap write under memory pressure. */
@@ -78,6 +89,7 @@ contexts_destroy (struct vswap_store *store)
     free (c->page);
     free (c->payload);
     free (c->read_buffer);
+    free (c->run_buffer);
   }
   free (store->contexts);
 }
@@ -481,8 +493,13 @@ vswap_store_open (struct vswap_medium *medium,
   pthread_rwlock_init (&store->reuse_lock, NULL);
   pthread_mutex_init (&store->context_lock, NULL);
   pthread_cond_init (&store->context_available, NULL);
+  pthread_cond_init (&store->gc_done, NULL);
+  pthread_cond_init (&store->gc_wake, NULL);
   for (int i = 0; i < STRIPE_LOCKS; i++)
     pthread_mutex_init (&store->stripes[i], NULL);
+  /* Room for bursts while the background collector catches up, without
+   * taking much from what GC works with. */
+  store->gc_headroom = 2;
 
   store->map = calloc (store->pages, sizeof *store->map);
   store->readin = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
@@ -537,6 +554,12 @@ vswap_store_open (struct vswap_medium *medium,
 }
 
 int
+vswap_store_start_background (struct vswap_store *store)
+{
+  return vswap_gc_start_thread (store);
+}
+
+int
 vswap_store_flush (struct vswap_store *store)
 {
   int r = 0;
@@ -572,10 +595,8 @@ write_lifetime (struct vswap_store *store)
   uint32_t address;
   h.payload_checksum = vswap_payload_checksum (payload, h.payload_length,
                                                store->seed, 0);
-  store->appending_tombstone = true;    /* as small, and as needed */
   const int r = vswap_head_append (store, store->user_head, &h, payload,
                                    &address);
-  store->appending_tombstone = false;
   if (r == 0)
     store->lifetime_address = address;
   return r == -ENOSPC ? 0 : r;
@@ -584,6 +605,7 @@ write_lifetime (struct vswap_store *store)
 static void
 store_free (struct vswap_store *store)
 {
+  vswap_gc_stop_thread (store);
   if (store->contexts)
     contexts_destroy (store);
   free (store->map);
@@ -597,6 +619,8 @@ store_free (struct vswap_store *store)
   pthread_rwlock_destroy (&store->reuse_lock);
   pthread_mutex_destroy (&store->context_lock);
   pthread_cond_destroy (&store->context_available);
+  pthread_cond_destroy (&store->gc_done);
+  pthread_cond_destroy (&store->gc_wake);
   for (int i = 0; i < STRIPE_LOCKS; i++)
     pthread_mutex_destroy (&store->stripes[i]);
   free (store);
@@ -616,6 +640,7 @@ vswap_store_close (struct vswap_store *store)
 
   if (!store)
     return 0;
+  vswap_gc_stop_thread (store);
   if (store->map && !store->options.read_only && !store->failed) {
     pthread_mutex_lock (&store->lock);
     r = write_lifetime (store);
@@ -665,6 +690,44 @@ decode_record (struct vswap_store *store, struct io_context *ctx,
                             h.payload_length, out);
 }
 
+/* Read the record at ADDRESS, in a closed segment of GENERATION, for PAGE
+ * into OUT.  Called with store->reuse_lock held shared, so that the
+ * segment is not erased meanwhile. */
+static int
+read_closed_record (struct vswap_store *store, struct io_context *ctx,
+                    uint64_t page, uint32_t address, uint64_t generation,
+                    void *out)
+{
+  uint32_t offset;
+  const int segment = vswap_segment_of_address (store, address, &offset);
+  const uint64_t byte = segment_offset (store, segment) + offset;
+  const uint64_t start = round_down (byte, store->read_unit);
+  uint64_t end = round_up (byte + MAX_PAGE_RECORD, store->read_unit);
+  const uint64_t segment_end = segment_offset (store, segment + 1);
+  int r = -EIO;
+
+  if (end > segment_end)
+    end = segment_end;
+  /* A record that does not verify is read once more: a flipped bit on
+   * the way from the medium is not damage on it. */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    r = vswap_medium_read (store->medium, ctx->read_buffer, end - start,
+                           start);
+    if (r < 0) {
+      STAT_ADD (store, io_errors, 1);
+      return r;
+    }
+    STAT_ADD (store, media_read_bytes, end - start);
+    r = decode_record (store, ctx, page, offset, generation,
+                       ctx->read_buffer + (byte - start), out);
+    if (r == 0)
+      return 0;
+    STAT_ADD (store, read_retries, 1);
+  }
+  STAT_ADD (store, checksum_failures, 1);
+  return r;
+}
+
 int
 vswap_read_record (struct vswap_store *store, struct io_context *ctx,
                    uint64_t page, uint32_t address, void *out)
@@ -689,38 +752,39 @@ vswap_read_record (struct vswap_store *store, struct io_context *ctx,
     const uint64_t generation = store->segments[segment].generation;
     pthread_rwlock_rdlock (&store->reuse_lock);
     pthread_mutex_unlock (&store->lock);
-    const uint64_t byte = segment_offset (store, segment) + offset;
-    const uint64_t start = round_down (byte, store->read_unit);
-    uint64_t end = round_up (byte + VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE,
-                             store->read_unit);
-    const uint64_t segment_end = segment_offset (store, segment + 1);
-    if (end > segment_end)
-      end = segment_end;
-    /* A record that does not verify is read once more: a flipped bit on
-     * the way from the medium is not damage on it. */
-    for (int attempt = 0; attempt < 2; attempt++) {
-      r = vswap_medium_read (store->medium, ctx->read_buffer, end - start,
-                             start);
-      if (r < 0) {
-        STAT_ADD (store, io_errors, 1);
-        pthread_rwlock_unlock (&store->reuse_lock);
-        return r;
-      }
-      STAT_ADD (store, media_read_bytes, end - start);
-      r = decode_record (store, ctx, page, offset, generation,
-                         ctx->read_buffer + (byte - start), out);
-      if (r == 0)
-        break;
-      STAT_ADD (store, read_retries, 1);
-    }
+    r = read_closed_record (store, ctx, page, address, generation, out);
     pthread_rwlock_unlock (&store->reuse_lock);
+    return r;
   }
   if (r < 0)
     STAT_ADD (store, checksum_failures, 1);
   return r;
 }
 
-/* Apply the read-in policy to PAGE, read from entry E. */
+/* Apply the read-in policy to PAGE, read from entry E, unless it changed
+ * meanwhile.  Called with store->lock held. */
+static void
+mark_read_in (struct vswap_store *store, uint64_t page, vswap_map_entry e)
+{
+  if (store->options.readtrim == VSWAP_READTRIM_OFF ||
+      store->options.read_only || !vswap_map_is_stored (e) ||
+      store->map[page] != e)
+    return;
+  if (store->options.readtrim == VSWAP_READTRIM_ON) {
+    vswap_map_release (store, page);
+    store->map[page] = VSWAP_MAP_DROPPED;
+    STAT_ADD (store, readin_dropped, 1);
+  }
+  else if (vswap_bitmap_get (store->readin, page))
+    STAT_ADD (store, readin_rereads, 1);
+  else {
+    vswap_bitmap_set (store->readin, page, true);
+    store->segments[vswap_segment_of_address (store, vswap_map_address (e),
+                                              NULL)].readin_records++;
+    STAT_ADD (store, readin_pages, 1);
+  }
+}
+
 static void
 note_read_in (struct vswap_store *store, uint64_t page, vswap_map_entry e)
 {
@@ -728,21 +792,7 @@ note_read_in (struct vswap_store *store, uint64_t page, vswap_map_entry e)
       store->options.read_only || !vswap_map_is_stored (e))
     return;
   pthread_mutex_lock (&store->lock);
-  if (store->map[page] == e) {
-    if (store->options.readtrim == VSWAP_READTRIM_ON) {
-      vswap_map_release (store, page);
-      store->map[page] = VSWAP_MAP_DROPPED;
-      STAT_ADD (store, readin_dropped, 1);
-    }
-    else if (vswap_bitmap_get (store->readin, page))
-      STAT_ADD (store, readin_rereads, 1);
-    else {
-      vswap_bitmap_set (store->readin, page, true);
-      store->segments[vswap_segment_of_address (store, vswap_map_address (e),
-                                                NULL)].readin_records++;
-      STAT_ADD (store, readin_pages, 1);
-    }
-  }
+  mark_read_in (store, page, e);
   pthread_mutex_unlock (&store->lock);
 }
 
@@ -774,6 +824,117 @@ read_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
   return r;
 }
 
+/* Read COUNT whole pages from PAGE on into OUT, for a client.  One trip
+ * under the lock finds every page; records in closed segments are then
+ * read with the store unlocked, and those a sequential write left one
+ * after another in one medium read.  Under readtrim=hint the pages are
+ * marked read-in on that trip (a hint: should the read then fail, the
+ * mark only makes GC value the page a little less). */
+static int
+read_pages (struct vswap_store *store, struct io_context *ctx,
+            uint64_t page, uint32_t count, uint8_t *out)
+{
+  const bool readtrim_on = store->options.readtrim == VSWAP_READTRIM_ON &&
+    !store->options.read_only;
+  const uint32_t max_record = vswap_record_size (VSWAP_PAGE_SIZE,
+                                                 store->address_shift);
+  bool read_ok[RUN_PAGES];
+  uint32_t from_medium = 0;
+  int r = 0;
+
+  assert (count >= 1 && count <= RUN_PAGES);
+  pthread_mutex_lock (&store->lock);
+  for (uint32_t i = 0; i < count; i++) {
+    const vswap_map_entry e = store->map[page + i];
+    ctx->run_generation[i] = 0;
+    read_ok[i] = false;
+    if (!vswap_map_is_stored (e))
+      continue;
+    const uint32_t address = vswap_map_address (e);
+    const int segment = vswap_segment_of_address (store, address, NULL);
+    if (vswap_head_of_segment (store, segment))
+      continue;                 /* in RAM: read_page below */
+    ctx->run_address[i] = address;
+    ctx->run_generation[i] = store->segments[segment].generation;
+    assert (ctx->run_generation[i] != 0);
+    if (!readtrim_on)
+      mark_read_in (store, page + i, e);
+    from_medium++;
+  }
+  if (from_medium)
+    pthread_rwlock_rdlock (&store->reuse_lock);
+  pthread_mutex_unlock (&store->lock);
+
+  for (uint32_t i = 0; i < count && from_medium; ) {
+    const uint64_t generation = ctx->run_generation[i];
+    if (generation == 0) {
+      i++;
+      continue;
+    }
+    uint32_t offset;
+    const int segment = vswap_segment_of_address (store, ctx->run_address[i],
+                                                  &offset);
+    const uint64_t base = segment_offset (store, segment);
+    const uint64_t start = round_down (base + offset, store->read_unit);
+    uint64_t last = base + offset;
+    uint32_t j = i + 1;
+    for (; j < count && ctx->run_generation[j] == generation; j++) {
+      const uint64_t byte = ((uint64_t) ctx->run_address[j]
+                             << store->address_shift);
+      if (byte <= last || byte - last > max_record ||
+          round_up (byte + MAX_PAGE_RECORD, store->read_unit) - start
+          > run_buffer_size (store))
+        break;
+      last = byte;
+    }
+    uint64_t end = round_up (last + MAX_PAGE_RECORD, store->read_unit);
+    if (end > base + store->segment_size)
+      end = base + store->segment_size;
+    /* If the whole run fails, each page is tried alone: a bad sector
+     * should fail one page, not its neighbours. */
+    const int run = vswap_medium_read (store->medium, ctx->run_buffer,
+                                       end - start, start);
+    if (run == 0)
+      STAT_ADD (store, media_read_bytes, end - start);
+    for (uint32_t k = i; k < j; k++) {
+      const uint64_t byte = ((uint64_t) ctx->run_address[k]
+                             << store->address_shift);
+      uint8_t *page_out = out + (size_t) k * VSWAP_PAGE_SIZE;
+      int rk = -EIO;
+      if (run == 0) {
+        rk = decode_record (store, ctx, page + k, (uint32_t) (byte - base),
+                            generation, ctx->run_buffer + (byte - start),
+                            page_out);
+        if (rk < 0)
+          STAT_ADD (store, read_retries, 1);
+      }
+      if (rk < 0)
+        rk = read_closed_record (store, ctx, page + k, ctx->run_address[k],
+                                 generation, page_out);
+      read_ok[k] = rk == 0;
+      if (rk < 0 && r == 0)
+        r = rk;
+    }
+    i = j;
+  }
+  if (from_medium)
+    pthread_rwlock_unlock (&store->reuse_lock);
+
+  for (uint32_t i = 0; i < count; i++) {
+    int ri = 0;
+    if (ctx->run_generation[i] == 0)
+      ri = read_page (store, ctx, page + i,
+                      out + (size_t) i * VSWAP_PAGE_SIZE, true);
+    else if (readtrim_on && read_ok[i])
+      /* Not under reuse_lock: GC takes it exclusively with the store
+       * locked. */
+      note_read_in (store, page + i, vswap_map_stored (ctx->run_address[i]));
+    if (ri < 0 && r == 0)
+      r = ri;
+  }
+  return r;
+}
+
 int
 vswap_store_read (struct vswap_store *store, void *buffer, uint64_t length,
                   uint64_t offset)
@@ -792,10 +953,16 @@ vswap_store_read (struct vswap_store *store, void *buffer, uint64_t length,
     uint32_t n = VSWAP_PAGE_SIZE - skip;
     if (n > length)
       n = length;
-    STAT_ADD (store, host_read_pages, 1);
-    if (n == VSWAP_PAGE_SIZE)
-      r = read_page (store, ctx, page, out, true);
+    if (n == VSWAP_PAGE_SIZE) {
+      uint64_t count = length / VSWAP_PAGE_SIZE;
+      if (count > RUN_PAGES)
+        count = RUN_PAGES;
+      n = (uint32_t) count * VSWAP_PAGE_SIZE;
+      STAT_ADD (store, host_read_pages, count);
+      r = read_pages (store, ctx, page, (uint32_t) count, out);
+    }
     else {
+      STAT_ADD (store, host_read_pages, 1);
       r = read_page (store, ctx, page, ctx->page, true);
       memcpy (out, ctx->page + skip, n);
     }
@@ -858,10 +1025,8 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
     goto out;
   }
 
-  store->appending_tombstone = class == VSWAP_PAGE_ZERO;
   r = vswap_head_append (store, store->user_head, &h, ctx->payload,
                          &address);
-  store->appending_tombstone = false;
   if (r < 0) {
     if (r == -ENOSPC)
       STAT_ADD (store, enospc_errors, 1);
@@ -1002,9 +1167,7 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
       .kind = state == VSWAP_MAP_ZERO ? VSWAP_RECORD_ZERO : VSWAP_RECORD_TRIM,
     };
     uint32_t address;
-    store->appending_tombstone = true;
     r = vswap_head_append (store, store->user_head, &h, NULL, &address);
-    store->appending_tombstone = false;
     if (r == -ENOSPC)
       STAT_ADD (store, enospc_errors, 1);
     for (uint64_t p = start; p < stop && r == 0; p++) {

@@ -109,6 +109,13 @@ struct vswap_store *vswap_store_open (struct vswap_medium *medium,
                                       const struct vswap_open_options *options,
                                       struct vswap_error *err);
 
+/* Start the background garbage collector, a thread that frees segments
+ * ahead of need so that writers seldom wait for a collection.  Call it
+ * once the process is in its final form (threads do not survive fork:
+ * nbdkit's after_fork).  Without it, writers collect when they must.
+ * Returns 0 or -errno. */
+int vswap_store_start_background (struct vswap_store *store);
+
 /* Flush and free.  Returns the flush result. */
 int vswap_store_close (struct vswap_store *store);
 

@@ -44,6 +44,10 @@ struct segment {
   uint32_t data_bytes;          /* their bytes, headers included */
   uint32_t live_records;        /* map entries pointing here */
   uint32_t readin_records;      /* of those, marked read-in */
+  /* ZERO, TRIM and SAME records: they set a page's state with no map
+   * entry pointing at them, so GC must parse the segment while any are
+   * there; a segment with none and nothing live need not even be read. */
+  uint32_t state_records;
   uint32_t erase_count;
   uint32_t write_offset;        /* end of the written chunks */
   bool clean_tail;              /* its last chunk says: closed cleanly */
@@ -66,6 +70,11 @@ struct head {
   uint32_t marked;              /* "written" when the last marker went out */
 };
 
+/* Whole pages a read request fetches at once: records a sequential write
+ * left one after another are read back in one medium read of up to this
+ * many records (128 KiB of pages). */
+#define RUN_PAGES 32
+
 /* What one request needs, preallocated so the I/O path never allocates. */
 struct io_context {
   ZSTD_CCtx *cctx;
@@ -73,6 +82,10 @@ struct io_context {
   uint8_t *page;                /* 4 KiB scratch page */
   uint8_t *payload;             /* an encoded payload */
   uint8_t *read_buffer;         /* aligned, a record and two read units */
+  /* A run of records read in one I/O (see read_pages in store.c). */
+  uint8_t *run_buffer;          /* aligned, RUN_PAGES records + 2 units */
+  uint32_t run_address[RUN_PAGES];
+  uint64_t run_generation[RUN_PAGES];   /* 0: not read from the medium */
   struct io_context *next_free;
 };
 
@@ -109,8 +122,19 @@ struct vswap_store {
   struct head *user_head;
   struct head *gc_head;         /* == user_head with one open segment */
   uint8_t *gc_buffer;           /* one segment, for victims */
+  /* Garbage collection.  One collection at a time (collecting); it lets
+   * go of the lock while it reads a victim and while the medium flushes,
+   * and signals gc_done when it ends.  A background thread (started by
+   * vswap_store_start_background) collects ahead of need once free
+   * segments drop to reserve + gc_headroom, woken by gc_wake. */
   bool collecting;
-  bool appending_tombstone;     /* a trim or zero record is being added */
+  pthread_t collector;          /* valid while collecting */
+  pthread_cond_t gc_done;
+  pthread_cond_t gc_wake;
+  pthread_t gc_thread;
+  bool gc_thread_running;
+  bool gc_stop;
+  uint32_t gc_headroom;
   int failed;                   /* sticky medium error: writes refused */
 
   pthread_mutex_t context_lock;
@@ -164,7 +188,16 @@ struct head *vswap_head_of_segment (struct vswap_store *store,
                                     uint64_t segment);
 
 /* gc.c */
+/* Collect until more than store->reserve segments are free (ENOSPC if it
+ * cannot).  Called with store->lock held, which it lets go meanwhile. */
 int vswap_gc_make_room (struct vswap_store *store);
+/* Is the calling thread the one collecting now? */
+bool vswap_gc_is_collector (const struct vswap_store *store);
+/* Wake the background collector if free segments run low. */
+void vswap_gc_nudge (struct vswap_store *store);
+/* Start and stop the background collector (store->lock not held). */
+int vswap_gc_start_thread (struct vswap_store *store);
+void vswap_gc_stop_thread (struct vswap_store *store);
 void vswap_segment_free (struct vswap_store *store, uint64_t segment);
 
 /* recovery.c */

@@ -522,6 +522,13 @@ vswap_after_fork (void)
   /* Every thread nbdkit creates from now on inherits the flag. */
   mark_io_thread ();
 
+  /* After the flag: the collector writes to the medium too. */
+  r = vswap_store_start_background (store);
+  if (r < 0)
+    nbdkit_error ("warning: cannot start the background garbage collector "
+                  "(%s): writers will collect when they must",
+                  error_text (-r));
+
   if (statsfile) {
     pthread_condattr_init (&attr);
     pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);

@@ -30,6 +30,7 @@ struct model {
   struct vswap_medium *medium;
   struct vswap_store *store;
   struct vswap_open_options open_options;
+  bool background;              /* run the background collector */
   uint64_t size, pages;
   uint8_t *reference;
   uint64_t *durable;            /* hash of each page at the last flush */
@@ -121,6 +122,8 @@ open_store (struct model *m)
   struct vswap_error err = { "" };
   m->store = vswap_store_open (m->medium, &m->open_options, &err);
   ck_assert_msg (m->store != NULL, "open: %s", err.message);
+  if (m->background)
+    ck_assert_int_eq (vswap_store_start_background (m->store), 0);
 }
 
 /* Add this open's counters to the totals before the store goes away. */
@@ -260,9 +263,9 @@ operation (struct model *m)
  * FILL of the medium's data area. */
 static void
 run_model (double fill, bool compress, uint32_t open_segments,
-           uint64_t operations)
+           bool background, uint64_t operations)
 {
-  struct model m = { .rng = 0x9e3779b97f4a7c15 };
+  struct model m = { .rng = 0x9e3779b97f4a7c15, .background = background };
   struct vswap_error err = { "" };
   const char *seed = getenv ("VSWAP_MODEL_SEED");
   if (seed)
@@ -362,31 +365,46 @@ operations (void)
 
 START_TEST (test_model_80_uncompressed)
 {
-  run_model (0.80, false, 2, operations ());
+  run_model (0.80, false, 2, false, operations ());
 }
 END_TEST
 
 START_TEST (test_model_80_zstd)
 {
-  run_model (0.80, true, 2, operations ());
+  run_model (0.80, true, 2, false, operations ());
 }
 END_TEST
 
 START_TEST (test_model_95_zstd)
 {
-  run_model (0.95, true, 2, operations ());
+  run_model (0.95, true, 2, false, operations ());
 }
 END_TEST
 
 START_TEST (test_model_95_uncompressed)
 {
-  run_model (0.95, false, 2, operations ());
+  run_model (0.95, false, 2, false, operations ());
 }
 END_TEST
 
 START_TEST (test_model_one_open_segment)
 {
-  run_model (0.90, true, 1, operations ());
+  run_model (0.90, true, 1, false, operations ());
+}
+END_TEST
+
+/* The background collector runs beside the operations, so that every
+ * interleaving of a collection (which lets go of the lock while it reads
+ * and flushes) with writes, trims, flushes and crashes gets its chance. */
+START_TEST (test_model_95_background)
+{
+  run_model (0.95, false, 2, true, operations ());
+}
+END_TEST
+
+START_TEST (test_model_one_open_segment_background)
+{
+  run_model (0.90, true, 1, true, operations ());
 }
 END_TEST
 
@@ -400,6 +418,8 @@ main (void)
     { "fill95zstd", test_model_95_zstd },
     { "fill95", test_model_95_uncompressed },
     { "onehead", test_model_one_open_segment },
+    { "fill95background", test_model_95_background },
+    { "oneheadbackground", test_model_one_open_segment_background },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     /* Separate cases: CK_RUN_CASE=fill95 runs one. */

@@ -81,6 +81,52 @@ START_TEST (test_random_is_stored_raw)
 }
 END_TEST
 
+static void
+fill_random (uint8_t *p, size_t n, uint64_t x)
+{
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    p[i] = (uint8_t) x;
+  }
+}
+
+/* The shortcut must not cost compression on pages zstd can shrink. */
+START_TEST (test_looks_random)
+{
+  ZSTD_CCtx *c = ZSTD_createCCtx ();
+  uint8_t kind;
+
+  fill_random (page, 4096, 88172645463325252ULL);
+  ck_assert (vswap_page_looks_random (page));
+
+  /* Half random, half zeros: compresses about 2:1. */
+  memset (page + 2048, 0, 2048);
+  ck_assert (!vswap_page_looks_random (page));
+  vswap_page_encode (c, 1, page, out, &kind);
+  ck_assert_int_eq (kind, VSWAP_RECORD_ZSTD);
+
+  /* A random 2 KiB block twice: zstd finds the repeat. */
+  memcpy (page + 2048, page, 2048);
+  ck_assert (!vswap_page_looks_random (page));
+  vswap_page_encode (c, 1, page, out, &kind);
+  ck_assert_int_eq (kind, VSWAP_RECORD_ZSTD);
+
+  /* Text. */
+  for (int i = 0; i < 4096; i++)
+    page[i] = (uint8_t) "the quick brown fox jumps over a lazy dog, "[i % 43];
+  ck_assert (!vswap_page_looks_random (page));
+
+  /* 64-bit pointers into one heap: random low bytes, shared high ones. */
+  for (int i = 0; i < 4096; i += 8) {
+    const uint64_t pointer = 0x00007f3a00000000ULL
+      | ((uint64_t) (i * 2654435761u) & 0xfffffff8);
+    memcpy (page + i, &pointer, 8);
+  }
+  ck_assert (!vswap_page_looks_random (page));
+  ZSTD_freeCCtx (c);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -89,6 +135,7 @@ main (void)
   tcase_add_test (tc, test_classify);
   tcase_add_test (tc, test_compressible_round_trip);
   tcase_add_test (tc, test_random_is_stored_raw);
+  tcase_add_test (tc, test_looks_random);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
