@@ -391,15 +391,16 @@ resume_head (struct vswap_store *store, struct head *head)
     return;
   struct segment *s = &store->segments[best];
   /* Reads of an open segment are served from its RAM image: load it,
-   * and the write unit after it, which must never have been programmed
-   * (a write torn before its chunk header landed leaves no chunk, but
-   * programmed bytes). */
-  const uint32_t n = s->write_offset + store->write_unit;
+   * and all that follows, which must never have been programmed: a write
+   * torn before its chunk header landed leaves no chunk but programmed
+   * bytes, and a volatile write cache may have lost a chunk but kept a
+   * later one (flash programs a block's pages in order only). */
+  const uint32_t n = store->segment_size;
   if (vswap_medium_read (store->medium, head->buffer, n,
                          segment_offset (store, best)) < 0)
     return;
   STAT_ADD (store, media_read_bytes, n);
-  if (!is_blank (head->buffer + s->write_offset, store->write_unit)) {
+  if (!is_blank (head->buffer + s->write_offset, n - s->write_offset)) {
     s->clean_tail = false;
     goto again;
   }

@@ -448,6 +448,17 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
 
   decide_suspects (store, verdicts);
 
+  /* After a crash (the newest chunk is not a durability marker), a
+   * volatile write cache may have lost a segment's first chunk and kept
+   * later ones: its header reads blank, yet pages further in are
+   * programmed.  Erase such segments before writing them again, since
+   * flash programs a block's pages in order only.  Reading every free
+   * segment whole to tell would make each open read the medium. */
+  if (store->sequence > verdicts->newest_marker)
+    for (uint64_t i = 1; i + 1 < store->segment_count; i++)
+      if (store->segments[i].state == SEGMENT_FREE)
+        store->segments[i].needs_erase = true;
+
  out:
   free (verdicts);
   for (size_t i = 0; i < active_size; i++) {
