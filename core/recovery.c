@@ -29,13 +29,17 @@ report (struct vswap_store *store, const char *fmt, ...)
   char message[512];
   va_list ap;
 
-  if (!store->options.report)
-    return;
   va_start (ap, fmt);
   vsnprintf (message, sizeof message, fmt, ap);
   va_end (ap);
+  if (!store->options.report)
+    return;
   store->options.report (store->options.report_opaque, message);
 }
+
+/* Damaged chunk headers a segment's chain steps over: at most this many
+ * per segment (rot is rare; more ends the chain as before). */
+#define GAPS 8
 
 /* One segment being replayed: its image and the chain of its chunks. */
 struct replay {
@@ -44,7 +48,41 @@ struct replay {
   uint32_t *chunks;             /* offsets of valid chunks, in order */
   uint32_t chunk_count;
   uint32_t next;                /* index of the next chunk to replay */
+  /* Programmed stretches whose chunk header does not verify, with a valid
+   * chunk of the segment after them: [gap_start, gap_end), written before
+   * the chunk of sequence gap_upper. */
+  uint32_t gap_start[GAPS], gap_end[GAPS];
+  uint64_t gap_upper[GAPS];
+  uint32_t gap_count;
 };
+
+/* Is there a chunk header of this store and GENERATION at IMAGE + OFFSET,
+ * newer than PREVIOUS, that fits the segment?  Fills *H. */
+static bool
+chunk_at (const struct vswap_store *store, uint64_t generation,
+          const uint8_t *image, uint32_t offset, uint64_t previous,
+          struct vswap_chunk_header *h)
+{
+  return vswap_chunk_header_decode (image + offset, h) &&
+    memcmp (h->uuid, store->superblock.uuid, 16) == 0 &&
+    h->generation == generation && h->sequence > previous &&
+    h->length >= VSWAP_CHUNK_HEADER_SIZE &&
+    h->length <= store->segment_size - offset;
+}
+
+/* The first chunk of GENERATION after OFFSET (write units apart), or 0. */
+static uint32_t
+next_chunk (const struct vswap_store *store, uint64_t generation,
+            const uint8_t *image, uint32_t offset, uint64_t previous,
+            struct vswap_chunk_header *h)
+{
+  for (uint32_t at = offset + store->write_unit;
+       at + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size;
+       at += store->write_unit)
+    if (chunk_at (store, generation, image, at, previous, h))
+      return at;
+  return 0;
+}
 
 /* Walk the chunk chain of a segment image: chunks of this store and this
  * generation, with increasing sequence numbers.  The first one that does
@@ -57,14 +95,27 @@ find_chunks (const struct vswap_store *store, uint64_t generation,
   uint64_t previous = 0;
 
   r->chunk_count = 0;
+  r->gap_count = 0;
   while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
     struct vswap_chunk_header h;
-    if (!vswap_chunk_header_decode (r->image + offset, &h) ||
-        memcmp (h.uuid, store->superblock.uuid, 16) != 0 ||
-        h.generation != generation || h.sequence <= previous ||
-        h.length < VSWAP_CHUNK_HEADER_SIZE ||
-        h.length > store->segment_size - offset)
-      break;
+    if (!chunk_at (store, generation, r->image, offset, previous, &h)) {
+      /* Blank: the end of the log.  Programmed, with a valid chunk of
+       * this segment further on: a header rotted (a torn write is the
+       * last of its segment), and the chain goes on after it; what the
+       * damaged chunk held is settled in note_gaps. */
+      if (is_blank (r->image + offset, store->write_unit) ||
+          r->gap_count == GAPS)
+        break;
+      const uint32_t next = next_chunk (store, generation, r->image, offset,
+                                        previous, &h);
+      if (next == 0)
+        break;
+      r->gap_start[r->gap_count] = offset;
+      r->gap_end[r->gap_count] = next;
+      r->gap_upper[r->gap_count] = h.sequence;
+      r->gap_count++;
+      offset = next;
+    }
     r->chunks[r->chunk_count++] = offset;
     previous = h.sequence;
     offset = round_up (offset + h.length, store->write_unit);
@@ -136,6 +187,12 @@ struct verdicts {
   uint64_t newest_marker;       /* sequence of the newest CLEAN chunk */
   struct suspect suspects[SUSPECTS];
   size_t count;
+  /* Per page, allocated at the first damaged chunk header: the page has a
+   * record behind such a header, written before the chunk of this
+   * sequence, in an order no longer known.  Unless a record at least that
+   * new replaces it, the page reads as an error: its older version might
+   * be the one the map holds. */
+  uint64_t *doubt;
 };
 
 static void
@@ -232,6 +289,12 @@ replay_chunk (struct vswap_store *store, struct replay *r,
     apply_record (store, s, &rec,
                   (uint32_t) ((base + offset + at) >> store->address_shift),
                   size);
+    if (v->doubt && rec.kind != VSWAP_RECORD_LIFETIME)
+      for (uint64_t p = rec.logical_page;
+           p < (uint64_t) rec.logical_page + rec.count && p < store->pages;
+           p++)
+        if (v->doubt[p] && h.sequence >= v->doubt[p])
+          v->doubt[p] = 0;      /* replaced by a record known newer */
     at += size;
   }
 }
@@ -280,6 +343,57 @@ compare_generation (const void *a, const void *b, void *segments)
   return ga < gb ? -1 : ga > gb;
 }
 
+static bool
+chunk_body_ok (const struct vswap_store *store, const uint8_t *chunk,
+               const struct vswap_chunk_header *h)
+{
+  return h->length >= VSWAP_CHUNK_HEADER_SIZE &&
+    vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
+                    h->length - VSWAP_CHUNK_HEADER_SIZE, store->seed)
+    == h->body_checksum;
+}
+
+/* Does the record at AT of a chunk of GENERATION verify, header and
+ * payload?  Sets *SIZE. */
+static bool
+record_ok (const struct vswap_store *store, uint64_t generation,
+           const uint8_t *chunk, uint32_t length, uint32_t at,
+           uint32_t *size)
+{
+  struct vswap_record_header rec;
+  if (at + VSWAP_RECORD_HEADER_SIZE > length ||
+      !vswap_record_header_decode (chunk + at, store->seed, generation, &rec))
+    return false;
+  *size = vswap_record_size (rec.payload_length, store->address_shift);
+  if (at + *size > round_up (length, 16))
+    return false;
+  /* Tombstones carry no payload, and no payload checksum. */
+  return rec.kind == VSWAP_RECORD_ZERO || rec.kind == VSWAP_RECORD_TRIM ||
+    vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
+                            rec.payload_length, store->seed,
+                            rec.kind == VSWAP_RECORD_LIFETIME ? 0
+                            : rec.logical_page) == rec.payload_checksum;
+}
+
+/* Replace the records of CHUNK that do not verify with those of COPY (the
+ * same chunk read again) that do. */
+static void
+patch_records (const struct vswap_store *store,
+               const struct vswap_chunk_header *h, uint8_t *chunk,
+               const uint8_t *copy)
+{
+  uint32_t at = vswap_chunk_records_start (store->address_shift);
+  for (uint32_t i = 0; i < h->record_count; i++) {
+    uint32_t size;
+    if (!record_ok (store, h->generation, chunk, h->length, at, &size)) {
+      if (!record_ok (store, h->generation, copy, h->length, at, &size))
+        return;                 /* where the next one starts is unknown */
+      memcpy (chunk + at, copy + at, size);
+    }
+    at += size;
+  }
+}
+
 /* Does the image look damaged: a chunk whose body does not verify, or a
  * chain that ends where something was programmed? */
 static bool
@@ -289,8 +403,8 @@ looks_damaged (const struct vswap_store *store, const struct replay *r)
   for (uint32_t i = 0; i < r->chunk_count; i++) {
     struct vswap_chunk_header h;
     const uint8_t *chunk = r->image + r->chunks[i];
-    if (!vswap_chunk_header_decode (chunk, &h))
-      return true;              /* cannot be: find_chunks checked it */
+    if (!vswap_chunk_header_decode (chunk, &h) || r->gap_count)
+      return true;
     if (vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
                         h.length - VSWAP_CHUNK_HEADER_SIZE, store->seed)
         != h.body_checksum)
@@ -301,8 +415,51 @@ looks_damaged (const struct vswap_store *store, const struct replay *r)
     !is_blank (r->image + end, store->write_unit);
 }
 
+/* The records of the chunks whose headers rotted cannot be placed in the
+ * log's order any more: their pages become doubtful (struct verdicts).
+ * Their own headers still verify, and say which pages they are. */
 static int
-load_segment (struct vswap_store *store, uint64_t segment, struct replay *r)
+note_gaps (struct vswap_store *store, const struct replay *r,
+           struct verdicts *v)
+{
+  const uint64_t generation = store->segments[r->segment].generation;
+
+  if (r->gap_count && !v->doubt) {
+    v->doubt = calloc (store->pages, sizeof *v->doubt);
+    if (!v->doubt)
+      return -ENOMEM;
+  }
+  for (uint32_t g = 0; g < r->gap_count; g++) {
+    uint32_t at = r->gap_start[g]
+      + vswap_chunk_records_start (store->address_shift);
+    uint64_t pages = 0;
+    while (at + VSWAP_RECORD_HEADER_SIZE <= r->gap_end[g]) {
+      struct vswap_record_header rec;
+      if (!vswap_record_header_decode (r->image + at, store->seed,
+                                       generation, &rec))
+        break;
+      if (rec.kind != VSWAP_RECORD_LIFETIME)
+        for (uint64_t p = rec.logical_page;
+             p < (uint64_t) rec.logical_page + rec.count && p < store->pages;
+             p++) {
+          if (v->doubt[p] < r->gap_upper[g])
+            v->doubt[p] = r->gap_upper[g];
+          pages++;
+        }
+      at += vswap_record_size (rec.payload_length, store->address_shift);
+    }
+    report (store, "segment %" PRIu64 " offset %" PRIu32 ": damaged chunk "
+            "header; the chain goes on at offset %" PRIu32 ", and the %"
+            PRIu64 " pages the damaged chunk holds read as errors unless "
+            "written later", r->segment, r->gap_start[g], r->gap_end[g],
+            pages);
+  }
+  return 0;
+}
+
+static int
+load_segment (struct vswap_store *store, uint64_t segment, struct replay *r,
+              struct verdicts *v)
 {
   r->segment = segment;
   r->next = 0;
@@ -321,7 +478,64 @@ load_segment (struct vswap_store *store, uint64_t segment, struct replay *r)
       break;
     STAT_ADD (store, read_retries, 1);
   }
-  return 0;
+  /* A chunk that still does not verify is read on its own a few times
+   * more, and each record that verifies in a new copy replaces one that
+   * does not: one flipped bit in a record header hides every record after
+   * it in the chunk, and their pages would keep older versions. */
+  uint8_t *copy = NULL;
+  for (uint32_t i = 0; i < r->chunk_count; i++) {
+    uint8_t *chunk = r->image + r->chunks[i];
+    struct vswap_chunk_header h;
+    vswap_chunk_header_decode (chunk, &h);
+    const uint32_t length = round_up (h.length, store->read_unit);
+    for (int attempt = 0; attempt < 4 && !chunk_body_ok (store, chunk, &h);
+         attempt++) {
+      if (!copy && posix_memalign ((void **) &copy, VSWAP_MEDIUM_BUFFER_ALIGN,
+                                   store->segment_size))
+        return -ENOMEM;
+      const int ret = vswap_medium_read (store->medium, copy, length,
+                                         segment_offset (store, segment)
+                                         + r->chunks[i]);
+      if (ret < 0) {
+        free (copy);
+        return ret;
+      }
+      STAT_ADD (store, media_read_bytes, length);
+      STAT_ADD (store, read_retries, 1);
+      patch_records (store, &h, chunk, copy);
+    }
+  }
+  free (copy);
+  return note_gaps (store, r, v);
+}
+
+/* Is there a chunk of this store in SEGMENT after its first write unit?
+ * Fills *H with the first one.  1 yes, 0 no, or -errno. */
+static int
+find_later_chunk (struct vswap_store *store, uint64_t segment,
+                  struct vswap_chunk_header *h)
+{
+  uint8_t *image;
+  int r;
+
+  if (posix_memalign ((void **) &image, VSWAP_MEDIUM_BUFFER_ALIGN,
+                      store->segment_size))
+    return -ENOMEM;
+  r = vswap_medium_read (store->medium, image, store->segment_size,
+                         segment_offset (store, segment));
+  if (r == 0) {
+    STAT_ADD (store, media_read_bytes, store->segment_size);
+    for (uint32_t at = store->write_unit;
+         at + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size;
+         at += store->write_unit)
+      if (vswap_chunk_header_decode (image + at, h) &&
+          chunk_at (store, h->generation, image, at, 0, h)) {
+        r = 1;
+        break;
+      }
+  }
+  free (image);
+  return r;
 }
 
 int
@@ -364,6 +578,19 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
         memcmp (h.uuid, store->superblock.uuid, 16) == 0;
       if (ours || is_blank (header, header_read))
         break;
+    }
+    /* Programmed, but no header: a first chunk torn by a crash, or one
+     * whose header rotted.  A chunk of this store further on tells rot,
+     * and the segment is replayed from there (find_chunks). */
+    if (!ours && !is_blank (header, header_read)) {
+      r = find_later_chunk (store, i, &h);
+      if (r < 0) {
+        vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
+                         store->medium->description, i, vswap_strerror (-r));
+        goto out;
+      }
+      ours = r > 0;
+      r = 0;
     }
     if (ours) {
       s->state = SEGMENT_CLOSED;
@@ -420,7 +647,7 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
         active_size += 2;
       }
       struct replay *slot = &active[active_count];
-      r = load_segment (store, order[pending++], slot);
+      r = load_segment (store, order[pending++], slot, verdicts);
       if (r < 0) {
         vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
                          store->medium->description, slot->segment,
@@ -448,6 +675,13 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
 
   decide_suspects (store, verdicts);
 
+  /* Doubtful pages nothing newer replaced: an error beats an old page. */
+  for (uint64_t p = 0; verdicts->doubt && p < store->pages; p++)
+    if (verdicts->doubt[p]) {
+      vswap_map_release (store, p);
+      store->map[p] = VSWAP_MAP_DROPPED;
+    }
+
   /* After a crash (the newest chunk is not a durability marker), a
    * volatile write cache may have lost a segment's first chunk and kept
    * later ones: its header reads blank, yet pages further in are
@@ -460,6 +694,8 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
         store->segments[i].needs_erase = true;
 
  out:
+  if (verdicts)
+    free (verdicts->doubt);
   free (verdicts);
   for (size_t i = 0; i < active_size; i++) {
     free (active[i].image);
