@@ -343,6 +343,13 @@ vswap_store_format (struct vswap_medium *medium,
   free (buffer);
   if (r == 0)
     r = vswap_medium_flush (medium);
+  /* The superblock segments are written once: on a zoned device they
+   * must not stay open and count against its open-zone limit. */
+  if (r == 0)
+    r = vswap_medium_finish (medium, 0, segment_size);
+  if (r == 0)
+    r = vswap_medium_finish (medium, (segment_count - 1) * segment_size,
+                             segment_size);
   if (r < 0)
     return vswap_error_set (err, -r, "%s: writing the superblock failed: %s",
                             medium->description, vswap_strerror (-r));
