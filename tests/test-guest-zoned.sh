@@ -113,7 +113,7 @@ lines GUEST-ZONED: | tail -n +2 | sed 's/^/zones:           /'
 bad=
 lines GUEST-FORMAT: | grep -q 'zoned block device' || bad="$bad; format did not open the namespace as zoned"
 lines GUEST-FORMAT: | grep -q "segment size: *$zone_mib MiB" || bad="$bad; the segment size is not the zone size"
-lines GUEST-FORMAT: | grep -q 'open segments: *2 at most.*allows 2' || bad="$bad; the open-segment budget is not the device's 2"
+lines GUEST-FORMAT: | grep -q 'open segments: *2 (the medium allows 2)' || bad="$bad; the open-segment budget is not the device's 2"
 for s in "$stats" "$stats2"; do
   [ "$(stat "$s" io_errors)" = 0 ] && [ "$(stat "$s" checksum_failures)" = 0 ] &&
     [ "$(stat "$s" enospc_errors)" = 0 ] || bad="$bad; the store counted errors"
