@@ -18,7 +18,10 @@
 #
 # Skips (77) without qemu-system-x86_64.  Knobs as in
 # test-guest-nbd-client.sh (VSWAP_GUEST_MEMORY, _MIB, _PASSES, _LIMIT,
-# _TIMEOUT, _KEEP) and VSWAP_GUEST_ZONES (default 128 zones of 4 MiB).
+# _TIMEOUT, _KEEP), VSWAP_GUEST_ZONES (default 128 zones of 4 MiB) and
+# VSWAP_GUEST_ZONE_LIMIT (max_open and max_active of the namespace,
+# default 2; with 1 the store must share one segment between user data
+# and GC).
 set -u
 
 fail () { echo "FAIL: $*" >&2; exit 1; }
@@ -40,6 +43,8 @@ limit=${VSWAP_GUEST_LIMIT:-128}
 timeout_s=${VSWAP_GUEST_TIMEOUT:-900}
 zones=${VSWAP_GUEST_ZONES:-128}
 zone_mib=4
+zone_limit=${VSWAP_GUEST_ZONE_LIMIT:-2}
+budget=$(( zone_limit < 2 ? zone_limit : 2 ))
 
 workdir=$(mktemp -d "$PWD/guest-zoned.XXXXXX") || exit 1
 child=
@@ -79,7 +84,7 @@ truncate -s $((zones * zone_mib))M "$workdir/zns.img" || exit 1
   --append "vswap.mode=zoned vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.pagecluster=5" \
   -- -device nvme,id=nvme0,serial=vswap-zns \
   -drive "file=$workdir/zns.img,id=zns,format=raw,if=none,cache=unsafe" \
-  -device "nvme-ns,drive=zns,bus=nvme0,nsid=1,logical_block_size=4096,physical_block_size=4096,zoned=true,zoned.zone_size=${zone_mib}M,zoned.max_open=2,zoned.max_active=2" \
+  -device "nvme-ns,drive=zns,bus=nvme0,nsid=1,logical_block_size=4096,physical_block_size=4096,zoned=true,zoned.zone_size=${zone_mib}M,zoned.max_open=$zone_limit,zoned.max_active=$zone_limit" \
   > "$workdir/run.out" 2>&1 &
 child=$!
 wait $child
@@ -113,7 +118,7 @@ lines GUEST-ZONED: | tail -n +2 | sed 's/^/zones:           /'
 bad=
 lines GUEST-FORMAT: | grep -q 'zoned block device' || bad="$bad; format did not open the namespace as zoned"
 lines GUEST-FORMAT: | grep -q "segment size: *$zone_mib MiB" || bad="$bad; the segment size is not the zone size"
-lines GUEST-FORMAT: | grep -q 'open segments: *2 (the medium allows 2)' || bad="$bad; the open-segment budget is not the device's 2"
+lines GUEST-FORMAT: | grep -q "open segments: *$budget (the medium allows $zone_limit)" || bad="$bad; the open-segment budget is not $budget"
 for s in "$stats" "$stats2"; do
   [ "$(stat "$s" io_errors)" = 0 ] && [ "$(stat "$s" checksum_failures)" = 0 ] &&
     [ "$(stat "$s" enospc_errors)" = 0 ] || bad="$bad; the store counted errors"
