@@ -32,6 +32,11 @@
  * any non-zero byte landed).  A write anywhere else off the write pointer
  * fails with EIO.
  *
+ * The store's superblocks sit at the start of the first and the last
+ * zone.  Only vswap format writes them, after it reset every zone (the
+ * store's format discards every segment), and finishes both zones at
+ * once, so they never hold an open zone.
+ *
  * Zones whose capacity is less than their size (some ZNS drives) are not
  * supported: the store needs segments of a power-of-two size that it can
  * fill.
