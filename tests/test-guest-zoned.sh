@@ -6,9 +6,11 @@
 # its geometry from the zones (segments are zones, the open-segment budget
 # from max_open_zones/max_active_zones), nbdkit vswap serves it,
 # nbd-client, mkswap, swapon --discard, page-verifier touches 3x the guest's
-# RAM from a memory cgroup; then a clean close, vswap check, a restart that
-# swaps once more through the same store (appending at the zones' write
-# pointers), vswap check again.
+# RAM from a memory cgroup; then a clean close and vswap check.  Two more
+# lives follow: serve again (appending at the zones' write pointers), swap
+# half as much, kill -9 the server (a crash: zones left open), check;
+# serve again (the zones the crash left open must be finished, or the
+# device refuses a new active zone), swap a quarter, close, check.
 #
 # Passes when the guest says GUEST-RESULT: PASS, format reported the zone
 # geometry, the store reset zones (GC or trims freed segments) and counted
@@ -40,7 +42,7 @@ memory=${VSWAP_GUEST_MEMORY:-256}
 mib=${VSWAP_GUEST_MIB:-$((3 * memory))}
 passes=${VSWAP_GUEST_PASSES:-1}
 limit=${VSWAP_GUEST_LIMIT:-128}
-timeout_s=${VSWAP_GUEST_TIMEOUT:-900}
+timeout_s=${VSWAP_GUEST_TIMEOUT:-1500}
 zones=${VSWAP_GUEST_ZONES:-128}
 zone_mib=4
 zone_limit=${VSWAP_GUEST_ZONE_LIMIT:-2}
@@ -103,13 +105,14 @@ fi
 lines () { grep -a "^$1" "$log" | tr -d '\r' | sed "s/^$1 *//"; }
 result=$(lines GUEST-RESULT: | tail -n 1)
 stats=$(lines GUEST-STATS: | tail -n 1)
-stats2=$(lines GUEST-STATS2: | tail -n 1)
+stats2=$(lines GUEST-STATS-LIFE2: | tail -n 1)
+stats3=$(lines GUEST-STATS-LIFE3: | tail -n 1)
 field () { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 stat () { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 echo "zoned device:    $(lines GUEST-ZONED: | head -n 1)"
 lines GUEST-FORMAT: | grep -E 'medium:|segment size|segments:|open segments|geometry from' | sed 's/^ */format:          /'
 echo "pages verified:  $(field "$result" pages) ($mib MiB x $passes passes) in $(field "$result" seconds) s; kernel pswpout $(field "$result" pswpout), pswpin $(field "$result" pswpin)"
-for s in "$stats" "$stats2"; do
+for s in "$stats" "$stats2" "$stats3"; do
   [ -n "$s" ] || fail "the guest printed no plugin statistics"
   echo "store:           host wrote $(stat "$s" host_write_pages) pages, media wrote $(stat "$s" media_write_bytes) bytes, discarded $(stat "$s" media_discard_bytes) bytes ($(stat "$s" segments_erased) segments erased = zone resets), gc $(stat "$s" gc_runs) runs, trims $(stat "$s" trim_requests), errors: io $(stat "$s" io_errors) checksum $(stat "$s" checksum_failures) enospc $(stat "$s" enospc_errors)"
 done
@@ -119,7 +122,7 @@ bad=
 lines GUEST-FORMAT: | grep -q 'zoned block device' || bad="$bad; format did not open the namespace as zoned"
 lines GUEST-FORMAT: | grep -q "segment size: *$zone_mib MiB" || bad="$bad; the segment size is not the zone size"
 lines GUEST-FORMAT: | grep -q "open segments: *$budget (the medium allows $zone_limit)" || bad="$bad; the open-segment budget is not $budget"
-for s in "$stats" "$stats2"; do
+for s in "$stats" "$stats2" "$stats3"; do
   [ "$(stat "$s" io_errors)" = 0 ] && [ "$(stat "$s" checksum_failures)" = 0 ] &&
     [ "$(stat "$s" enospc_errors)" = 0 ] || bad="$bad; the store counted errors"
 done
