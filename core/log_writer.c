@@ -211,6 +211,13 @@ close_segment (struct vswap_store *store, struct head *head)
   if (r < 0)
     return r;
   store->segments[head->segment].state = SEGMENT_CLOSED;
+  /* Nothing more goes into this segment until it is erased: a zoned
+   * device stops counting it as open (or active) only when told.  If
+   * that fails the data is safe all the same; the zone is reset when GC
+   * frees it. */
+  (void) vswap_medium_finish (store->medium,
+                              segment_offset (store, head->segment),
+                              store->segment_size);
   head->segment = -1;
   return 0;
 }
@@ -419,6 +426,13 @@ vswap_resume_heads (struct vswap_store *store)
   resume_head (store, store->user_head);
   if (store->gc_head != store->user_head)
     resume_head (store, store->gc_head);
+  /* A segment left half written by a crash, or by a clean close whose
+   * head was not taken up again, would stay open on a zoned device and
+   * eat into its open-zone budget until GC frees it. */
+  for (uint64_t i = 0; i < store->segment_count; i++)
+    if (store->segments[i].state == SEGMENT_CLOSED)
+      (void) vswap_medium_finish (store->medium, segment_offset (store, i),
+                                  store->segment_size);
 }
 
 int

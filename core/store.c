@@ -348,10 +348,18 @@ vswap_store_format (struct vswap_medium *medium,
   if (!buffer)
     return vswap_error_set (err, ENOMEM, "out of memory");
   vswap_superblock_encode (&sb, buffer);
+  /* The superblock segments are written once: each is finished at once,
+   * so that not even format has two segments open on a medium whose
+   * budget is one (a zoned device with one open zone). */
   r = vswap_medium_write (medium, buffer, sb_size, 0);
+  if (r == 0)
+    r = vswap_medium_finish (medium, 0, segment_size);
   if (r == 0)
     r = vswap_medium_write (medium, buffer, sb_size,
                             (segment_count - 1) * segment_size);
+  if (r == 0)
+    r = vswap_medium_finish (medium, (segment_count - 1) * segment_size,
+                             segment_size);
   free (buffer);
   if (r == 0)
     r = vswap_medium_flush (medium);

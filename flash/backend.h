@@ -4,7 +4,10 @@
 #ifndef VSWAP_FLASH_BACKEND_H
 #define VSWAP_FLASH_BACKEND_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "medium.h"
@@ -22,5 +25,13 @@ int vswap_geometry_finish (struct vswap_geometry *geometry, uint64_t size,
                            uint32_t io_align,
                            const struct vswap_medium_options *options,
                            const char *name, struct vswap_error *err);
+
+/* Read attribute NAME ("queue/zoned", "device/preferred_erase_size")
+ * of the block device RDEV, or of its parent disk when RDEV is a
+ * partition, as a number or as text without its newline.  False if
+ * there is no such attribute. */
+bool vswap_sysfs_number (dev_t rdev, const char *name, uint64_t *value);
+bool vswap_sysfs_text (dev_t rdev, const char *name, char *text,
+                       size_t size);
 
 #endif /* VSWAP_FLASH_BACKEND_H */

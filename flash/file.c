@@ -161,36 +161,6 @@ direct_io_works (int fd, uint32_t unit, uint64_t size)
   return ok;
 }
 
-/* Read a number from the block device's sysfs directory, or from its
- * parent's when the device is a partition (partitions have no queue/ or
- * device/ of their own).  Returns false if there is no such file. */
-static bool
-read_sysfs (dev_t rdev, const char *name, uint64_t *value)
-{
-  static const char *const formats[] = {
-    "/sys/dev/block/%u:%u/%s",
-    "/sys/dev/block/%u:%u/../%s",
-  };
-  char path[128];
-  size_t i;
-
-  for (i = 0; i < sizeof formats / sizeof formats[0]; i++) {
-    FILE *fp;
-    int n;
-
-    snprintf (path, sizeof path, formats[i], major (rdev), minor (rdev),
-              name);
-    fp = fopen (path, "re");
-    if (fp == NULL)
-      continue;
-    n = fscanf (fp, "%" SCNu64, value);
-    fclose (fp);
-    if (n == 1)
-      return true;
-  }
-  return false;
-}
-
 static uint64_t
 round_up (uint64_t n, uint64_t unit)
 {
@@ -205,7 +175,8 @@ block_geometry (struct file_medium *f, const char *path, dev_t rdev,
                 struct vswap_error *err)
 {
   struct vswap_geometry *g = &f->medium.geometry;
-  uint64_t value, erase_block;
+  uint64_t value, erase_block, granularity = 0, optimal;
+  const char *erase_source, *write_unit_source;
   int sector;
 
   if (ioctl (f->fd, BLKGETSIZE64, size) == -1
@@ -218,29 +189,59 @@ block_geometry (struct file_medium *f, const char *path, dev_t rdev,
    * but 512 keeps the numbers sane. */
   *io_align = direct ? (uint32_t) sector : 512;
   g->read_unit = *io_align;
+  /* The physical block: writing less makes the device read-modify-write
+   * (a 4Kn disk behind 512-byte emulation). */
   g->write_unit = (uint32_t) sector > VSWAP_DEFAULT_WRITE_UNIT
     ? (uint32_t) sector : VSWAP_DEFAULT_WRITE_UNIT;
+  write_unit_source = "the default";
+  if (vswap_sysfs_number (rdev, "queue/physical_block_size", &value)
+      && value > g->write_unit && value <= (1u << 20)
+      && value % (uint32_t) sector == 0) {
+    g->write_unit = (uint32_t) value;
+    write_unit_source = "queue/physical_block_size";
+  }
 
   /* Without sysfs we cannot tell whether discard works: do not try. */
   g->can_discard = !f->read_only
-    && read_sysfs (rdev, "queue/discard_max_bytes", &value) && value > 0;
+    && vswap_sysfs_number (rdev, "queue/discard_max_bytes", &value)
+    && value > 0;
   g->discard_zeroes = false;
 
   /* SD cards and eMMC name their allocation unit; writing it whole is
    * what keeps them fast.  Else the default, but never smaller than what
    * the device discards at once, so that discarding a segment frees it. */
   erase_block = VSWAP_DEFAULT_ERASE_BLOCK;
-  if (read_sysfs (rdev, "device/preferred_erase_size", &value)
-      && value > 0)
+  erase_source = "the default (no device/preferred_erase_size)";
+  if (vswap_sysfs_number (rdev, "device/preferred_erase_size", &value)
+      && value > 0) {
     erase_block = value;
+    erase_source = "device/preferred_erase_size";
+  }
   if (g->can_discard
-      && read_sysfs (rdev, "queue/discard_granularity", &value)
-      && value > 0)
-    erase_block = round_up (erase_block, value);
+      && vswap_sysfs_number (rdev, "queue/discard_granularity", &granularity)
+      && granularity > 0 && erase_block % granularity != 0) {
+    erase_block = round_up (erase_block, granularity);
+    erase_source = "queue/discard_granularity (rounded up to it)";
+  }
   erase_block = round_up (erase_block, g->write_unit);
-  if (erase_block > UINT32_MAX / 2)
+  if (erase_block > UINT32_MAX / 2) {
     erase_block = VSWAP_DEFAULT_ERASE_BLOCK;
+    erase_source = "the default (the device's value is too large)";
+  }
   g->erase_block = (uint32_t) erase_block;
+  if (!vswap_sysfs_number (rdev, "queue/optimal_io_size", &optimal))
+    optimal = 0;
+
+  /* Ordinary block devices say nothing of how many erase blocks they
+   * keep open: max_open_segments stays 0, and vswap probe measures it. */
+  snprintf (f->medium.geometry_source, sizeof f->medium.geometry_source,
+            "erase block %" PRIu64 " from %s; write unit %" PRIu32
+            " from %s; discard %s (discard_granularity %" PRIu64
+            "); optimal_io_size %" PRIu64 "; open erase blocks unknown "
+            "(measure them with vswap probe --destructive)",
+            erase_block, erase_source, g->write_unit, write_unit_source,
+            g->can_discard ? "works" : "does not work",
+            g->can_discard ? granularity : 0, optimal);
   return 0;
 }
 

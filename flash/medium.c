@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backend.h"
 #include "medium.h"
@@ -31,6 +32,21 @@ vswap_medium_is_nbd_uri (const char *spec)
     if (strncmp (spec, schemes[i], strlen (schemes[i])) == 0)
       return true;
   return false;
+}
+
+/* A block device whose queue/zoned says "host-managed" or "host-aware"
+ * opens as zoned: its sequential zones take writes only at the write
+ * pointer, which file.c does not track.  Anything that cannot be
+ * stat'ed falls through to file.c, which names the problem. */
+static bool
+is_zoned_device (const char *path)
+{
+  struct stat st;
+  char model[32];
+
+  return stat (path, &st) == 0 && S_ISBLK (st.st_mode)
+    && vswap_sysfs_text (st.st_rdev, "queue/zoned", model, sizeof model)
+    && strcmp (model, "none") != 0;
 }
 
 struct vswap_medium *
@@ -73,6 +89,8 @@ vswap_medium_open (const char *spec,
   if (vswap_medium_is_nbd_uri (spec))
     return vswap_nbd_medium_open (spec, options, err);
 
+  if (is_zoned_device (spec))
+    return vswap_zoned_medium_open (spec, options, err);
   return vswap_file_medium_open (spec, options, err);
 }
 
@@ -221,6 +239,24 @@ vswap_medium_flush (struct vswap_medium *medium)
   r = medium->operations->flush (medium);
   if (r == 0)
     count (&medium->flushes, 1);
+  return r;
+}
+
+int
+vswap_medium_finish (struct vswap_medium *medium, uint64_t offset,
+                     uint64_t length)
+{
+  int r;
+
+  assert (offset % medium->geometry.write_unit == 0);
+  assert (length % medium->geometry.write_unit == 0);
+  if (!in_range (medium, offset, length))
+    return -EINVAL;
+  if (medium->operations->finish == NULL || length == 0)
+    return 0;
+  r = medium->operations->finish (medium, offset, length);
+  if (r == 0)
+    count (&medium->finishes, 1);
   return r;
 }
 

@@ -11,7 +11,9 @@
  * - discard ranges are whole segments (whole write units; on a zoned
  *   medium whole zones);
  * - on a sequential_only medium, writes inside an erase block start at its
- *   write pointer, and the block must be discarded (reset) before reuse.
+ *   write pointer, and the block must be discarded (reset) before reuse;
+ *   the writer says when it is done with an erase block before its end
+ *   (finish), for devices that limit how many are open or active.
  *
  * All operations are synchronous and thread-safe: several threads may read
  * while one writes.  They return 0 or a negative errno.
@@ -51,6 +53,10 @@ struct vswap_medium_operations {
                   uint64_t length);
   /* Make every completed write durable (fdatasync, FLUSH). */
   int (*flush) (struct vswap_medium *medium);
+  /* The writer will not write into these whole erase blocks again before
+   * it discards them (zone finish).  NULL: nothing to do. */
+  int (*finish) (struct vswap_medium *medium, uint64_t offset,
+                 uint64_t length);
   void (*close) (struct vswap_medium *medium);
 };
 
@@ -58,9 +64,13 @@ struct vswap_medium {
   const struct vswap_medium_operations *operations;
   struct vswap_geometry geometry;
   char description[256];        /* for messages: path and mode */
+  /* Where the erase block, write unit and open-segment budget came from
+   * ("erase block 4 MiB from zone size (BLKGETZONESZ); ..."), for
+   * vswap format to show; empty if the backend does not say. */
+  char geometry_source[512];
   /* Counters kept by vswap_medium_read/write/discard (not by backends). */
   uint64_t bytes_read, bytes_written, bytes_discarded;
-  uint64_t reads, writes, discards, flushes;
+  uint64_t reads, writes, discards, flushes, finishes;
 };
 
 /* How to open a medium.  Zero means "the medium's own value". */
@@ -88,6 +98,10 @@ struct vswap_medium *vswap_file_medium_open (const char *path,
 struct vswap_medium *vswap_memory_medium_open (uint64_t size,
                                                const struct vswap_medium_options *options,
                                                struct vswap_error *err);
+/* PATH is a zoned block device (host-managed or host-aware).  zoned.c */
+struct vswap_medium *vswap_zoned_medium_open (const char *path,
+                                              const struct vswap_medium_options *options,
+                                              struct vswap_error *err);
 struct vswap_medium *vswap_nbd_medium_open (const char *uri,
                                             const struct vswap_medium_options *options,
                                             struct vswap_error *err);
@@ -105,6 +119,8 @@ int vswap_medium_write (struct vswap_medium *medium, const void *buffer,
 int vswap_medium_discard (struct vswap_medium *medium, uint64_t offset,
                           uint64_t length);
 int vswap_medium_flush (struct vswap_medium *medium);
+int vswap_medium_finish (struct vswap_medium *medium, uint64_t offset,
+                         uint64_t length);
 void vswap_medium_close (struct vswap_medium *medium);
 
 /* Parse "4M", "512K", "1G", "4096" into bytes.  Returns -EINVAL on junk. */

@@ -62,6 +62,8 @@ struct simulated_medium {
   uint32_t *block_programmed;   /* units programmed in each block */
   uint32_t *block_next;         /* unit after the highest programmed */
   uint8_t *block_rotten;        /* vswap_simulated_corrupt touched it */
+  uint8_t *block_finished;      /* the writer said it is done with it */
+  uint32_t open_blocks;         /* partly programmed, not finished */
   bool allow_overwrite, volatile_cache, read_only, trace;
 
   /* The SD card model.  Its pages are program units. */
@@ -210,11 +212,39 @@ clear_contents (struct simulated_medium *s, uint64_t offset, uint64_t length)
 
 /* ---- the NAND model ---- */
 
+/* A block is open while it is partly programmed and the writer has not
+ * finished it: what a zoned device or a card counts against its limit
+ * of open erase blocks. */
+static bool
+block_is_open (const struct simulated_medium *s, uint64_t block)
+{
+  return s->block_programmed[block] > 0
+    && s->block_programmed[block] < s->block / s->unit
+    && !s->block_finished[block];
+}
+
+/* Call after anything that may have opened or closed BLOCK. */
+static void
+count_open (struct simulated_medium *s, uint64_t block, bool was_open)
+{
+  const bool is_open = block_is_open (s, block);
+
+  if (is_open && !was_open) {
+    s->open_blocks++;
+    if (s->open_blocks > s->counters.max_open_blocks)
+      s->counters.max_open_blocks = s->open_blocks;
+  }
+  else if (!is_open && was_open)
+    s->open_blocks--;
+}
+
 /* Recount a block's programmed units after a cache write-back took some
  * back: which ones is not worth tracking on the fast path. */
 static void
 recount_block (struct simulated_medium *s, uint64_t block)
 {
+  const bool was_open = block_is_open (s, block);
+
   const uint64_t per_block = s->block / s->unit;
   uint32_t count = 0, next = 0;
 
@@ -225,6 +255,7 @@ recount_block (struct simulated_medium *s, uint64_t block)
     }
   s->block_programmed[block] = count;
   s->block_next[block] = next;
+  count_open (s, block, was_open);
 }
 
 static void
@@ -234,10 +265,13 @@ program_unit (struct simulated_medium *s, uint64_t unit)
   const uint64_t block = unit / per_block;
   const uint32_t index = (uint32_t) (unit % per_block);
 
+  const bool was_open = block_is_open (s, block);
+
   if (bit_get (s->programmed, unit))
     return;                     /* an allowed overwrite: counted already */
   bit_put (s->programmed, unit, true);
   s->block_programmed[block]++;
+  count_open (s, block, was_open);
   if (index < s->block_next[block])
     s->counters.out_of_order_programs++;
   else
@@ -248,6 +282,7 @@ static void
 erase_block (struct simulated_medium *s, uint64_t block)
 {
   const uint64_t per_block = s->block / s->unit;
+  const bool was_open = block_is_open (s, block);
 
   /* Never-programmed blocks are erased already: formatting a fresh
    * medium touches no memory. */
@@ -259,6 +294,8 @@ erase_block (struct simulated_medium *s, uint64_t block)
   s->block_programmed[block] = 0;
   s->block_next[block] = 0;
   s->block_rotten[block] = 0;
+  s->block_finished[block] = 0;
+  count_open (s, block, was_open);
   s->block_erases[block]++;
   s->counters.block_erases++;
 }
@@ -661,6 +698,34 @@ simulated_flush (struct vswap_medium *medium)
   return r;
 }
 
+/* The writer is done with these blocks until it erases them: they stop
+ * counting as open.  Like discard, whole erase blocks only. */
+static int
+simulated_finish (struct vswap_medium *medium, uint64_t offset,
+                  uint64_t length)
+{
+  struct simulated_medium *s = to_simulated (medium);
+  int r;
+
+  /* Not a request the fault countdown counts (it changes no data), so
+   * that fail_after numbers stay those of reads, writes, discards and
+   * flushes. */
+  pthread_mutex_lock (&s->lock);
+  r = s->power_off ? -EIO : 0;
+  if (r == 0 && (offset % s->block || length % s->block))
+    r = -EINVAL;
+  for (uint64_t b = offset / s->block;
+       r == 0 && b < (offset + length) / s->block; b++) {
+    const bool was_open = block_is_open (s, b);
+
+    if (s->block_programmed[b] > 0)
+      s->block_finished[b] = 1;
+    count_open (s, b, was_open);
+  }
+  pthread_mutex_unlock (&s->lock);
+  return r;
+}
+
 static void
 simulated_free (struct simulated_medium *s)
 {
@@ -673,6 +738,7 @@ simulated_free (struct simulated_medium *s)
   free (s->block_programmed);
   free (s->block_next);
   free (s->block_rotten);
+  free (s->block_finished);
   free (s->valid);
   free (s->au_erases);
   free (s->au_programmed);
@@ -693,6 +759,7 @@ static const struct vswap_medium_operations simulated_operations = {
   .write = simulated_write,
   .discard = simulated_discard,
   .flush = simulated_flush,
+  .finish = simulated_finish,
   .close = simulated_close,
 };
 
@@ -797,12 +864,14 @@ vswap_simulated_medium_open (const struct vswap_simulated_options *options,
   s->block_programmed = calloc (s->blocks, sizeof (uint32_t));
   s->block_next = calloc (s->blocks, sizeof (uint32_t));
   s->block_rotten = calloc (s->blocks, 1);
+  s->block_finished = calloc (s->blocks, 1);
   s->valid = calloc ((s->units + 63) / 64, sizeof (uint64_t));
   s->au_erases = calloc (s->aus, sizeof (uint32_t));
   s->au_programmed = calloc (s->aus, 1);
   s->open = calloc (s->open_aus, sizeof *s->open);
   if (s->data == MAP_FAILED || !s->programmed || !s->block_erases ||
       !s->block_programmed || !s->block_next || !s->block_rotten ||
+      !s->block_finished ||
       !s->valid || !s->au_erases || !s->au_programmed || !s->open) {
     vswap_error_set (err, ENOMEM, "%s: out of memory for %" PRIu64
                      " bytes: give a smaller size", name, geometry.capacity);

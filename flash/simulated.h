@@ -108,6 +108,9 @@ struct vswap_simulated_counters {
   uint64_t discard_violations;  /* discards of part of an erase block */
   uint64_t out_of_order_programs;
   uint64_t overwrites;          /* allowed by allow_overwrite */
+  /* Most erase blocks partly programmed and not finished at once: the
+   * writer's open segments, to hold against max_open_segments. */
+  uint32_t max_open_blocks;
   /* The SD card's translation layer. */
   uint64_t ftl_page_programs;   /* host pages plus copied pages */
   uint64_t ftl_copied_pages;

@@ -398,7 +398,15 @@ print_geometry (const char *store, struct vswap_medium *medium)
   printf ("  compression:     %s%s\n", compression,
           info.compression_chosen ? "" : " (the plugin's compress= may "
           "change it)");
-  printf ("  open segments:   %" PRIu32 "\n", info.open_segments);
+  /* The budget recorded in the superblock; what the device allows, where
+   * it says. */
+  if (medium->geometry.max_open_segments)
+    printf ("  open segments:   %" PRIu32 " (the medium allows %" PRIu32
+            ")\n", info.open_segments, medium->geometry.max_open_segments);
+  else
+    printf ("  open segments:   %" PRIu32 "\n", info.open_segments);
+  if (medium->geometry_source[0])
+    printf ("  geometry from:   %s\n", medium->geometry_source);
   return 0;
 }
 
