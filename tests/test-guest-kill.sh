@@ -16,7 +16,9 @@
 # kills, the pages verified and the time.
 #
 # Knobs: those of test-guest-nbd-client.sh, and VSWAP_GUEST_KILLS (default
-# 3), VSWAP_GUEST_KILL_EVERY (seconds, default 20).  Skips (77) without
+# 3), VSWAP_GUEST_KILL_EVERY (seconds, default 20), VSWAP_GUEST_PLUGIN
+# (extra plugin keys, commas between: buffer=none shows what the test
+# catches without the write buffer).  Skips (77) without
 # qemu-system-x86_64.
 set -u
 
@@ -39,6 +41,7 @@ limit=${VSWAP_GUEST_LIMIT:-128}
 kills=${VSWAP_GUEST_KILLS:-3}
 every=${VSWAP_GUEST_KILL_EVERY:-20}
 timeout_s=${VSWAP_GUEST_TIMEOUT:-900}
+plugin_keys=${VSWAP_GUEST_PLUGIN:+ vswap.plugin=$VSWAP_GUEST_PLUGIN}
 
 workdir=$(mktemp -d "$PWD/guest-kill.XXXXXX") || exit 1
 child=
@@ -72,7 +75,7 @@ echo "build-guest: $(( $(date +%s) - t0 )) s"
 
 "$guestdir/run-guest" --guest "$workdir" --log "$workdir/console.log" \
   --memory "$memory" --timeout "$timeout_s" --quiet \
-  --append "vswap.mode=kill vswap.kills=$kills vswap.killevery=$every vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.pagecluster=$pagecluster" \
+  --append "vswap.mode=kill vswap.kills=$kills vswap.killevery=$every vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.pagecluster=$pagecluster$plugin_keys" \
   > "$workdir/run.out" 2>&1 &
 child=$!
 wait $child
