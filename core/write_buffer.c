@@ -247,10 +247,14 @@ vswap_buffer_open (struct vswap_store *store, const char *given,
   if (r < 0)
     goto fail;
 
+  /* Allocated now: a full tmpfs must fail here, with a message, not
+   * with SIGBUS at the first write into the mapping. */
   b->map_size = HEADER_SIZE + store->segment_size;
-  if (ftruncate (b->fd, (off_t) b->map_size) == -1) {
+  if (ftruncate (b->fd, (off_t) b->map_size) == -1 ||
+      (errno = posix_fallocate (b->fd, 0, (off_t) b->map_size)) != 0) {
     r = vswap_error_set (err, errno, "write buffer %s: cannot make it "
-                         "%zu bytes: %s", b->path, b->map_size,
+                         "%zu bytes: %s: give buffer= a tmpfs with room, "
+                         "or buffer=none", b->path, b->map_size,
                          vswap_strerror (errno));
     goto fail;
   }
