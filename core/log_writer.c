@@ -145,6 +145,7 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   head->fill = head->written = head->marked = 0;
   head->chunk_open = false;
   head->chunk_records = 0;
+  vswap_buffer_note (store);
   vswap_gc_nudge (store);
   return 0;
 }
@@ -180,6 +181,9 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
   assert (end <= store->segment_size);
   memset (head->buffer + head->fill, 0, end - head->fill);
   STAT_ADD (store, media_padding_bytes, end - head->fill);
+  /* The write buffer must claim this sequence before the medium has it:
+   * a newer chunk there says the buffer is stale. */
+  vswap_buffer_note (store);
 
   const int r = vswap_medium_write (store->medium,
                                     head->buffer + head->written,
@@ -200,6 +204,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
   head->chunk_open = false;
   head->chunk_records = 0;
   s->last_sequence = h.sequence;
+  vswap_buffer_note (store);
   return 0;
 }
 
@@ -219,6 +224,7 @@ close_segment (struct vswap_store *store, struct head *head)
                               segment_offset (store, head->segment),
                               store->segment_size);
   head->segment = -1;
+  vswap_buffer_note (store);
   return 0;
 }
 
@@ -282,6 +288,9 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
     s->data_records++;
     s->data_bytes += size;
   }
+  /* The record is in place: from here a killed server's successor
+   * replays it. */
+  vswap_buffer_note (store);
   if (head->fill - head->written >= store->seal_threshold)
     return vswap_head_seal (store, head, 0);
   return 0;
@@ -374,6 +383,7 @@ vswap_head_close (struct vswap_store *store, struct head *head)
   if (r == 0) {
     store->segments[head->segment].state = SEGMENT_CLOSED;
     head->segment = -1;
+    vswap_buffer_note (store);
   }
   return r;
 }

@@ -15,6 +15,8 @@
  * write unit, so larger chunks waste less (half a write unit per chunk);
  * swap never flushes, so what waits in RAM is bounded by this. */
 #define SEAL_THRESHOLD (512 * 1024)
+/* Sequences skipped at each open (see vswap_store_open). */
+#define SEQUENCE_MARGIN 64
 
 /* ---- I/O contexts: everything a request needs, allocated at open ---- */
 
@@ -540,9 +542,19 @@ vswap_store_open (struct vswap_medium *medium,
 
   store->segments[0].state = SEGMENT_SUPERBLOCK;
   store->segments[store->segment_count - 1].state = SEGMENT_SUPERBLOCK;
+  /* Locked before recovery: a second server must not get this far. */
+  if (!options->read_only && options->buffer &&
+      vswap_buffer_open (store, options->buffer, err) < 0)
+    goto fail;
   if (vswap_recover (store, err) < 0)
     goto fail;
+  const uint64_t medium_sequence = store->sequence;
   if (!options->read_only) {
+    /* A killed server may have counted a few sequences past the newest
+     * chunk it wrote (segments opened, a chunk torn); skipping past them
+     * keeps every chunk written from now on newer than anything its
+     * write buffer claims, so that the buffer is seen as stale. */
+    store->sequence += SEQUENCE_MARGIN;
     vswap_resume_heads (store);
     if (reassert_torn_pages (store) < 0) {
       vswap_error_set (err, EIO, "%s: cannot record the recovery of torn "
@@ -550,6 +562,9 @@ vswap_store_open (struct vswap_medium *medium,
                        medium->description);
       goto fail;
     }
+    if (vswap_buffer_replay (store, medium_sequence, err) < 0)
+      goto fail;
+    vswap_buffer_attach (store);
   }
   free (store->torn_pages);
   store->torn_pages = NULL;
@@ -621,8 +636,11 @@ store_free (struct vswap_store *store)
   free (store->segments);
   free (store->gc_buffer);
   free (store->torn_pages);
-  free (store->heads[0].buffer);
-  free (store->heads[1].buffer);
+  for (int i = 0; i < 2; i++)
+    if (!vswap_buffer_owns (store, store->heads[i].buffer))
+      free (store->heads[i].buffer);
+  /* Not clean: what the file holds is left for the next open. */
+  vswap_buffer_release (store, false);
   pthread_mutex_destroy (&store->lock);
   pthread_rwlock_destroy (&store->reuse_lock);
   pthread_mutex_destroy (&store->context_lock);
@@ -659,6 +677,8 @@ vswap_store_close (struct vswap_store *store)
     pthread_mutex_unlock (&store->lock);
     if (r == 0)
       r = vswap_medium_flush (store->medium);
+    if (r == 0)
+      vswap_buffer_release (store, true);
   }
   store_free (store);
   return r;

@@ -48,6 +48,13 @@ struct vswap_open_options {
   int compression_level;
   unsigned io_contexts;         /* concurrent requests served; 0 = 16 */
   bool read_only;               /* inspect/check: never write the medium */
+  /* Keep the open segment's RAM image in this file (on tmpfs), so that
+   * what a killed server acknowledged is written by the next open; a
+   * path ending in '/' is a directory for vswap-UUID.buffer.  NULL: no
+   * buffer (a kill loses up to 512 KiB of acknowledged writes).  The
+   * file is locked while the store is open and removed by a clean
+   * close. */
+  const char *buffer;
   /* Recovery reports: called for each damaged record or torn tail found
    * while rebuilding the map (may be NULL). */
   void (*report) (void *opaque, const char *message);

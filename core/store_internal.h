@@ -151,6 +151,9 @@ struct vswap_store {
   uint32_t *torn_pages;
   size_t torn_page_count;
   uint32_t lifetime_address;
+  /* The user head's image in a file that outlives the process (NULL:
+   * none); see write_buffer.c. */
+  struct vswap_write_buffer *write_buffer;
 };
 
 /* log_writer.c */
@@ -199,6 +202,22 @@ void vswap_gc_nudge (struct vswap_store *store);
 int vswap_gc_start_thread (struct vswap_store *store);
 void vswap_gc_stop_thread (struct vswap_store *store);
 void vswap_segment_free (struct vswap_store *store, uint64_t segment);
+
+/* write_buffer.c.  Open (and lock) the buffer file GIVEN before recovery,
+ * keeping what the last server left unwritten; replay that after recovery
+ * (MEDIUM_SEQUENCE: the newest chunk recovery found); then move the user
+ * head's image into the file.  Note is called whenever the user head or
+ * the sequence changes (under store->lock); release at close (CLEAN:
+ * everything is on the medium, remove the file). */
+int vswap_buffer_open (struct vswap_store *store, const char *given,
+                       struct vswap_error *err);
+int vswap_buffer_replay (struct vswap_store *store, uint64_t medium_sequence,
+                         struct vswap_error *err);
+void vswap_buffer_attach (struct vswap_store *store);
+void vswap_buffer_note (struct vswap_store *store);
+bool vswap_buffer_owns (const struct vswap_store *store,
+                        const uint8_t *buffer);
+void vswap_buffer_release (struct vswap_store *store, bool clean);
 
 /* recovery.c */
 int vswap_recover (struct vswap_store *store, struct vswap_error *err);

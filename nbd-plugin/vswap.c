@@ -63,6 +63,12 @@ static char *statsfile_tmp;             /* statsfile.tmp, renamed over it */
 static unsigned io_contexts = 16;
 static bool lock_memory = true;
 static bool buffered;
+/* buffer=: the write-back buffer file, or a directory ending in '/' for
+ * vswap-UUID.buffer; NULL for none.  The default directory is used only
+ * if it exists. */
+#define DEFAULT_BUFFER_DIRECTORY "/dev/shm/"
+static char *write_buffer;
+static bool write_buffer_default = true;
 
 /* Opened in .get_ready, closed in .unload. */
 static struct vswap_medium *medium;
@@ -160,6 +166,7 @@ vswap_unload (void)
   }
 
   free (store_path);
+  free (write_buffer);
   free (statsfile);
   free (statsfile_tmp);
 }
@@ -295,6 +302,33 @@ vswap_config (const char *key, const char *value)
     if (parse_yes_no (key, value, &lock_memory) == -1)
       return -1;
   }
+  else if (strcmp (key, "buffer") == 0) {
+    free (write_buffer);
+    write_buffer = NULL;
+    write_buffer_default = false;
+    if (strcmp (value, "none") == 0)
+      return 0;
+    if (*value == '\0') {
+      nbdkit_error ("buffer= is empty: give a file on tmpfs (or a "
+                    "directory ending in /), or buffer=none");
+      return -1;
+    }
+    /* The file need not exist yet; keep a trailing '/'. */
+    const size_t n = strlen (value);
+    char *absolute = nbdkit_absolute_path (value);
+    if (absolute == NULL)
+      return -1;
+    if (value[n - 1] == '/' && absolute[strlen (absolute) - 1] != '/') {
+      if (asprintf (&write_buffer, "%s/", absolute) == -1) {
+        nbdkit_error ("asprintf: %s", error_text (errno));
+        free (absolute);
+        return -1;
+      }
+      free (absolute);
+    }
+    else
+      write_buffer = absolute;
+  }
   else if (strcmp (key, "buffered") == 0) {
     if (parse_yes_no (key, value, &buffered) == -1)
       return -1;
@@ -332,7 +366,11 @@ vswap_config_complete (void)
   "statsfile=<PATH>     Write statistics as JSON every 2 s and on flush.\n" \
   "io-contexts=<N>      Requests served at once (default 16).\n" \
   "lock-memory=yes|no   Lock the server's memory (default yes).\n" \
-  "buffered=yes|no      Do not use O_DIRECT on the medium (default no)."
+  "buffered=yes|no      Do not use O_DIRECT on the medium (default no).\n" \
+  "buffer=PATH|DIR/|none\n" \
+  "                     Keep unwritten pages in this tmpfs file, so that\n" \
+  "                     a killed server loses none (default " \
+  DEFAULT_BUFFER_DIRECTORY ")."
 
 static void
 vswap_dump_plugin (void)
@@ -344,6 +382,7 @@ vswap_dump_plugin (void)
   printf ("vswap_statsfile=yes\n");
   printf ("vswap_lock_memory=yes\n");
   printf ("vswap_io_flusher=yes\n");
+  printf ("vswap_write_buffer=yes\n");
 }
 
 /* A message from the core about the store.  Most name the medium
@@ -382,6 +421,19 @@ vswap_get_ready (void)
     .report = report_damage,
   };
   struct vswap_error err;
+  struct stat st;
+
+  if (write_buffer_default) {
+    if (stat (DEFAULT_BUFFER_DIRECTORY, &st) == 0 && S_ISDIR (st.st_mode))
+      open_options.buffer = DEFAULT_BUFFER_DIRECTORY;
+    else
+      nbdkit_error ("warning: %s does not exist: running without a write "
+                    "buffer, so a killed server loses the pages it had not "
+                    "written out yet; give buffer=PATH on tmpfs",
+                    DEFAULT_BUFFER_DIRECTORY);
+  }
+  else
+    open_options.buffer = write_buffer;
 
   vswap_error_clear (&err);
   medium = vswap_medium_open (store_path, &medium_options, &err);

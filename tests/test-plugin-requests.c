@@ -12,6 +12,10 @@
  *   crash    kill -9 after a flush (and after FUA requests): what was
  *            flushed survives, later writes are old or new, never torn;
  *            then kill -9 again straight after recovery.
+ *   killed   with a write buffer (buffer=): kill -9 in the middle of
+ *            writes nobody flushed, and after trims and zeroes; every
+ *            acknowledged byte must read back after the restart, three
+ *            times over; a second server on the store is refused.
  *   policy   readtrim=on (a re-read is EIO), compress=zstd then none,
  *            daemon mode (nbdkit forks) with a statsfile.
  *
@@ -56,6 +60,8 @@ static char socket_path[PATH_MAX + 16];
 static char pid_path[PATH_MAX + 16];
 static char stats_path[PATH_MAX + 16];
 static char stats_arg[PATH_MAX + 32];
+static char buffer_path[PATH_MAX + 16];
+static char buffer_arg[PATH_MAX + 32];
 static pid_t server_pid = -1;   /* our child, or the daemon from its pidfile */
 static bool server_is_child;
 static const char *phase = "setup";
@@ -165,6 +171,7 @@ cleanup (void)
     remove_files ();
     unlink (store_path);
     unlink (stats_path);
+    unlink (buffer_path);
     rmdir (workdir);
   }
 }
@@ -1180,6 +1187,69 @@ phase_policy (struct rng *r)
   }
 }
 
+/* Swap never flushes: what a killed server had acknowledged but not yet
+ * written out must come back from its write buffer. */
+static void
+phase_killed (struct rng *r)
+{
+  static uint8_t data[64 * 1024];
+  const char *const with_buffer[] = { buffer_arg, NULL };
+  struct nbd_handle *h;
+  struct stat st;
+  char command[PATH_MAX * 4];
+  int round, i;
+
+  phase = "killed";
+  start_server (with_buffer);
+  h = connect_server ();
+  verify_all (h, "before the kills");
+  for (round = 0; round < 3; ++round) {
+    /* Pages, sub-page writes, a trim and a zero: no flush, no FUA. */
+    for (i = 0; i < 60; ++i) {
+      uint64_t length = (1 + below (r, sizeof data / PAGE)) * PAGE;
+      uint64_t offset = below (r, disk_size / PAGE) * PAGE;
+      if (below (r, 4) == 0) {
+        length = 1 + below (r, 3 * PAGE);
+        offset = below (r, disk_size - length);
+      }
+      if (offset + length > disk_size)
+        length = disk_size - offset;
+      fill (r, data, length);
+      do_write (h, data, length, offset, 0);
+    }
+    do_trim (h, 5 * PAGE, below (r, disk_size / PAGE - 5) * PAGE, 0);
+    do_zero (h, 3 * PAGE + 7, below (r, disk_size - 3 * PAGE - 7), 0);
+    if (stat (buffer_path, &st) == -1)
+      die ("no write buffer at %s: %m", buffer_path);
+
+    kill_server ();
+    nbd_close (h);
+    start_server (with_buffer);
+    h = connect_server ();
+    verify_all (h, "every acknowledged write after kill -9");
+  }
+
+  /* A second server on the same store (and buffer) must refuse. */
+  snprintf (command, sizeof command,
+            "nbdkit -U - %s %s %s --run true 2>%s/second.err",
+            plugin, store_arg, buffer_arg, workdir);
+  if (system (command) == 0)
+    die ("a second server started on a store in use: %s", command);
+  snprintf (command, sizeof command,
+            "grep -q 'another vswap server' %s/second.err", workdir);
+  if (system (command) != 0)
+    die ("the second server did not say why it refused (see %s/second.err)",
+         workdir);
+  snprintf (command, sizeof command, "%s/second.err", workdir);
+  unlink (command);
+
+  verify_all (h, "after a second server was refused");
+  nbd_close (h);
+  stop_server ();
+  if (stat (buffer_path, &st) == 0)
+    die ("a clean stop left the write buffer %s", buffer_path);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1237,6 +1307,10 @@ main (int argc, char *argv[])
   }
   snprintf (store_arg, sizeof store_arg, "store=%s", store_path);
   snprintf (stats_arg, sizeof stats_arg, "statsfile=%s", stats_path);
+  /* Beside the store, not in it. */
+  snprintf (buffer_path, sizeof buffer_path, "%.*s/buffer",
+            (int) (strrchr (store_path, '/') - store_path), store_path);
+  snprintf (buffer_arg, sizeof buffer_arg, "buffer=%s", buffer_path);
 
   snprintf (command, sizeof command, "%s %s %s %u", make_store, store_path,
             MEDIUM_SIZE, DISK_SIZE);
@@ -1253,6 +1327,7 @@ main (int argc, char *argv[])
   phase_single (&rng);
   phase_multi (&rng);
   phase_crash (&rng);
+  phase_killed (&rng);
   phase_policy (&rng);
 
   printf ("test-plugin-requests: PASS\n");
