@@ -10,7 +10,9 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -29,12 +31,18 @@
 #define STACK_SIZE (64 * 1024)
 static alignas (4096) unsigned char guard_stack[STACK_SIZE];
 
+/* /proc/meminfo is about 1.5 KiB. */
+static char meminfo[8192];
+
 static int trigger_fd = -1;             /* /proc/pressure/memory */
+static int meminfo_fd = -1;             /* /proc/meminfo */
+static uint64_t free_limit_kib;         /* 2 x vm.min_free_kbytes */
 static int sysrq_fd = -1;               /* /proc/sysrq-trigger */
 static int stop_fd = -1;                /* eventfd: wakes the thread to stop */
 static pthread_t guard_thread;
 static bool running;
 static atomic_uint_fast64_t firings;
+atomic_uint_fast64_t pressure_guard_requests;
 
 static long long
 now_ns (void)
@@ -45,16 +53,50 @@ now_ns (void)
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* MemFree of /proc/meminfo in KiB, or UINT64_MAX if unreadable.  The
+ * file stays open: the kernel keeps its buffer between reads. */
+static uint64_t
+free_kib (void)
+{
+  static const char key[] = "MemFree:";
+  ssize_t n;
+  char *p;
+
+  n = pread (meminfo_fd, meminfo, sizeof meminfo - 1, 0);
+  if (n <= 0)
+    return UINT64_MAX;
+  meminfo[n] = '\0';
+  p = strstr (meminfo, key);
+  if (p == NULL)
+    return UINT64_MAX;
+  return strtoull (p + sizeof key - 1, NULL, 10);
+}
+
 /* The firing path.  DRY_RUN runs all of it but the write, once when the
  * thread starts, so that its code and stack pages have been faulted in
  * (and locked) before the day they are needed. */
 static void
-fire (bool dry_run, long long *last_ns)
+fire (bool dry_run, long long *last_ns, uint64_t *last_requests)
 {
   const long long t = now_ns ();
+  const uint64_t requests = atomic_load_explicit (&pressure_guard_requests,
+                                                  memory_order_relaxed);
   ssize_t r;
 
+  /* The kernel reports at most once a window while the stall lasts: a
+   * request since the previous report means the server still serves. */
+  if (requests != *last_requests) {
+    *last_requests = requests;
+    return;
+  }
+
   if (*last_ns != 0 && t - *last_ns < MINIMUM_INTERVAL_NS)
+    return;
+  /* PSI is the whole machine's: a workload stalled at its own cgroup's
+   * memory.max stalls it too, with plenty of memory free, and must be
+   * left to its cgroup.  Only when free memory is down at the kernel's
+   * watermarks is the machine as a whole out of memory. */
+  if (free_kib () >= free_limit_kib)
     return;
   if (dry_run)
     return;
@@ -75,8 +117,10 @@ guard_main (void *arg)
     { .fd = stop_fd, .events = POLLIN },
   };
   long long last_ns = 0;
+  uint64_t last_requests = UINT64_MAX;
 
-  fire (true, &last_ns);
+  fire (true, &last_ns, &last_requests);
+  fire (true, &last_ns, &last_requests);
   for (;;) {
     const int n = poll (fds, 2, -1);
 
@@ -91,9 +135,31 @@ guard_main (void *arg)
     if (fds[0].revents & POLLERR)
       break;
     if (fds[0].revents & POLLPRI)
-      fire (false, &last_ns);
+      fire (false, &last_ns, &last_requests);
   }
   return arg;
+}
+
+/* vm.min_free_kbytes: the kernel's "min" watermark, summed over zones;
+ * "low" and "high" are a little above it.  Read once, when armed. */
+static int
+read_min_free_kib (uint64_t *kib)
+{
+  char text[32];
+  const int fd = open ("/proc/sys/vm/min_free_kbytes", O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd == -1)
+    return -1;
+  n = read (fd, text, sizeof text - 1);
+  close (fd);
+  if (n <= 0) {
+    errno = EIO;
+    return -1;
+  }
+  text[n] = '\0';
+  *kib = strtoull (text, NULL, 10);
+  return 0;
 }
 
 /* Ask for the lowest oom_score_adj this process may have: -1000 needs
@@ -115,6 +181,9 @@ lower_oom_score_adj (void)
 static void
 close_all (void)
 {
+  if (meminfo_fd >= 0)
+    close (meminfo_fd);
+  meminfo_fd = -1;
   if (trigger_fd >= 0)
     close (trigger_fd);
   if (sysrq_fd >= 0)
@@ -155,6 +224,15 @@ pressure_guard_start (unsigned stall_ms, const char **what, int *adj_error)
     if (write (trigger_fd, trigger, n + 1) == -1)
       goto fail;
   }
+
+  *what = "/proc/meminfo";
+  meminfo_fd = open ("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+  if (meminfo_fd == -1)
+    goto fail;
+  *what = "/proc/sys/vm/min_free_kbytes";
+  if (read_min_free_kib (&free_limit_kib) == -1)
+    goto fail;
+  free_limit_kib *= 2;
 
   *what = "/proc/sysrq-trigger";
   sysrq_fd = open ("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);

@@ -17,6 +17,8 @@ set -u
 fail () { echo "FAIL: $*" >&2; exit 1; }
 skip () { echo "SKIP: $*" >&2; exit 77; }
 
+[ -z "${VSWAP_SANITIZERS-}" ] ||
+  skip "a sanitizer build: the guest tests run in the plain build (a guest under TCG with an ASan server would not fit CI's time)"
 command -v qemu-system-x86_64 >/dev/null ||
   skip "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
 [ -n "${VSWAP_PLUGIN-}" ] || fail "VSWAP_PLUGIN is not set: run this through make check"
