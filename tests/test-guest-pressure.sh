@@ -48,13 +48,13 @@ runs=${VSWAP_PRESSURE_RUNS:-20}
 memory=${VSWAP_GUEST_MEMORY:-256}
 hang=${VSWAP_PRESSURE_HANG:-60}
 if [ "$variant" = confined ]; then
-  mib=${VSWAP_PRESSURE_MIB:-96} passes=${VSWAP_PRESSURE_PASSES:-1}
-  limit=${VSWAP_PRESSURE_LIMIT:-48}
+  mib=${VSWAP_PRESSURE_MIB:-80} passes=${VSWAP_PRESSURE_PASSES:-1}
+  limit=${VSWAP_PRESSURE_LIMIT:-40}
 else
   # More than the guest has available (about 110 of its 256 MiB: the
   # kernel, the initramfs and the server hold the rest): the kernel must
   # swap, and the machine runs out of memory as a whole.
-  mib=${VSWAP_PRESSURE_MIB:-$((memory * 5 / 8))} passes=${VSWAP_PRESSURE_PASSES:-1}
+  mib=${VSWAP_PRESSURE_MIB:-$((memory * 9 / 16))} passes=${VSWAP_PRESSURE_PASSES:-1}
   limit=0
 fi
 server=vswap
