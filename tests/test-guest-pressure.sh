@@ -100,6 +100,19 @@ while [ "$first" -le "$runs" ] && [ "$boot" -le "$runs" ]; do
     --append "vswap.mode=nbd-client vswap.server=$server vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.overcommit=1 vswap.pressure=$left vswap.pressure_first=$first vswap.hang=$hang" \
     > "$workdir/run-$boot.out" 2>&1 &
   child=$!
+  # The guest prints a line every 15 s while its userspace lives.  A
+  # console silent for much longer than the watchdog's limit means the
+  # watchdog could not act either: stop QEMU rather than wait for the
+  # hard timeout.
+  silent=
+  while kill -0 $child 2>/dev/null; do
+    sleep 5
+    if [ -f "$log" ] && [ $(( $(date +%s) - $(stat -c %Y "$log") )) -gt $((hang + 90)) ]; then
+      silent="console silent for $((hang + 90)) s"
+      kill -TERM $child 2>/dev/null
+      break
+    fi
+  done
   wait $child
   child=
   tr -d '\r' < "$log" > "$log.txt"
@@ -118,7 +131,7 @@ while [ "$first" -le "$runs" ] && [ "$boot" -le "$runs" ]; do
       # No verdict (hard timeout, or the guest died): the run after the
       # last reported one gets this as its outcome.
       n=$(( ${done_last:-$((first - 1))} + 1 ))
-      echo "$n no-verdict $(tail -n 1 "$workdir/run-$boot.out") $result" >> "$workdir/runs"
+      echo "$n no-verdict ${silent:-$(tail -n 1 "$workdir/run-$boot.out")} $result" >> "$workdir/runs"
       echo "---- boot $boot: the console's last 40 lines ----"
       tail -n 40 "$log.txt"
       first=$((n + 1)) ;;
