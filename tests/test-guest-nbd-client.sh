@@ -19,7 +19,7 @@
 # Knobs: VSWAP_GUEST_MEMORY (MiB, default 192), VSWAP_GUEST_MIB (default
 # 3 x memory), VSWAP_GUEST_PASSES (default 1), VSWAP_GUEST_PAGE_CLUSTER
 # (vm.page-cluster, default 5), VSWAP_GUEST_LIMIT (cgroup
-# MiB, default 128), VSWAP_GUEST_TIMEOUT (seconds, default 420),
+# MiB, default 128), VSWAP_GUEST_TIMEOUT (seconds, default 600),
 # VSWAP_GUEST_KEEP=1 keeps the console log and the disk image.
 set -u
 
@@ -43,7 +43,7 @@ mib=${VSWAP_GUEST_MIB:-$((3 * memory))}
 passes=${VSWAP_GUEST_PASSES:-1}
 pagecluster=${VSWAP_GUEST_PAGE_CLUSTER:-5}
 limit=${VSWAP_GUEST_LIMIT:-128}
-timeout_s=${VSWAP_GUEST_TIMEOUT:-420}
+timeout_s=${VSWAP_GUEST_TIMEOUT:-600}
 
 workdir=$(mktemp -d "$PWD/guest-nbd-client.XXXXXX") || exit 1
 child=

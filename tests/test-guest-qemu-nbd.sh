@@ -35,7 +35,7 @@ mib=${VSWAP_GUEST_MIB:-$((3 * memory))}
 passes=${VSWAP_GUEST_PASSES:-1}
 pagecluster=${VSWAP_GUEST_PAGE_CLUSTER:-5}
 limit=${VSWAP_GUEST_LIMIT:-128}
-timeout_s=${VSWAP_GUEST_TIMEOUT:-420}
+timeout_s=${VSWAP_GUEST_TIMEOUT:-600}
 
 # In the build tree, on disk (not tmpfs).
 workdir=$(mktemp -d "$PWD/guest-qemu-nbd.XXXXXX") || exit 1
