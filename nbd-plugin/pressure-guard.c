@@ -42,7 +42,6 @@ static int stop_fd = -1;                /* eventfd: wakes the thread to stop */
 static pthread_t guard_thread;
 static bool running;
 static atomic_uint_fast64_t firings;
-atomic_uint_fast64_t pressure_guard_requests;
 
 static long long
 now_ns (void)
@@ -76,19 +75,10 @@ free_kib (void)
  * thread starts, so that its code and stack pages have been faulted in
  * (and locked) before the day they are needed. */
 static void
-fire (bool dry_run, long long *last_ns, uint64_t *last_requests)
+fire (bool dry_run, long long *last_ns)
 {
   const long long t = now_ns ();
-  const uint64_t requests = atomic_load_explicit (&pressure_guard_requests,
-                                                  memory_order_relaxed);
   ssize_t r;
-
-  /* The kernel reports at most once a window while the stall lasts: a
-   * request since the previous report means the server still serves. */
-  if (requests != *last_requests) {
-    *last_requests = requests;
-    return;
-  }
 
   if (*last_ns != 0 && t - *last_ns < MINIMUM_INTERVAL_NS)
     return;
@@ -117,10 +107,8 @@ guard_main (void *arg)
     { .fd = stop_fd, .events = POLLIN },
   };
   long long last_ns = 0;
-  uint64_t last_requests = UINT64_MAX;
 
-  fire (true, &last_ns, &last_requests);
-  fire (true, &last_ns, &last_requests);
+  fire (true, &last_ns);
   for (;;) {
     const int n = poll (fds, 2, -1);
 
@@ -135,7 +123,7 @@ guard_main (void *arg)
     if (fds[0].revents & POLLERR)
       break;
     if (fds[0].revents & POLLPRI)
-      fire (false, &last_ns, &last_requests);
+      fire (false, &last_ns);
   }
   return arg;
 }

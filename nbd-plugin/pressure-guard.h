@@ -11,9 +11,7 @@
  * kernel trigger on /proc/pressure/memory and, when every task has been
  * stalled on memory for too long while free memory is down at the
  * kernel's watermarks (under 2 x vm.min_free_kbytes: the machine as a
- * whole, not one cgroup, is out of memory) and no request has reached
- * the server since the kernel's previous report (the swap path is
- * stalling, not merely slow), writes 'f' to
+ * whole, not one cgroup, is out of memory), writes 'f' to
  * /proc/sysrq-trigger: the
  * kernel's OOM killer kills the biggest task.  The server itself has
  * oom_score_adj -1000, so that task is the workload.  Everything the
@@ -23,7 +21,6 @@
 #ifndef VSWAP_PRESSURE_GUARD_H
 #define VSWAP_PRESSURE_GUARD_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
 /* PSI window of the trigger in microseconds: the stall is measured over
@@ -45,19 +42,6 @@ int pressure_guard_start (unsigned stall_ms, const char **what,
 
 /* Disarm: stop the thread and close the files.  Safe when not armed. */
 void pressure_guard_stop (void);
-
-/* Requests that reached the plugin: the server's progress. */
-extern atomic_uint_fast64_t pressure_guard_requests;
-
-/* Call once per request (read, write, trim, zero, flush).  While
- * requests keep arriving the swap path moves, and the guard leaves the
- * workload alone however hard memory stalls. */
-static inline void
-pressure_guard_note_request (void)
-{
-  atomic_fetch_add_explicit (&pressure_guard_requests, 1,
-                             memory_order_relaxed);
-}
 
 /* How many times the guard has asked the OOM killer to act. */
 uint64_t pressure_guard_firings (void);

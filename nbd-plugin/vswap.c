@@ -714,7 +714,6 @@ vswap_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   int r;
 
   mark_io_thread ();
-  pressure_guard_note_request ();
   r = vswap_store_read (store, buf, count, offset);
   if (r < 0)
     return fail ("read", count, offset, r);
@@ -728,7 +727,6 @@ vswap_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
   int r;
 
   mark_io_thread ();
-  pressure_guard_note_request ();
   r = vswap_store_write (store, buf, count, offset,
                          (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
@@ -742,7 +740,6 @@ vswap_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
   int r;
 
   mark_io_thread ();
-  pressure_guard_note_request ();
   r = vswap_store_trim (store, count, offset, (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
     return fail ("trim", count, offset, r);
@@ -757,7 +754,6 @@ vswap_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
   int r;
 
   mark_io_thread ();
-  pressure_guard_note_request ();
   r = vswap_store_zero (store, count, offset, (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
     return fail ("zero", count, offset, r);
@@ -770,7 +766,6 @@ vswap_flush (void *handle, uint32_t flags)
   int r;
 
   mark_io_thread ();
-  pressure_guard_note_request ();
   r = vswap_store_flush (store);
   if (r < 0) {
     nbdkit_error ("flush: %s", error_text (-r));
