@@ -27,10 +27,10 @@ command -v qemu-system-x86_64 >/dev/null ||
 command -v nbdkit >/dev/null || fail "nbdkit is not installed"
 guestdir=${VSWAP_GUEST_SCRIPTS:-$(cd "$(dirname "$0")" && pwd)/guest}
 
-# 192 MiB (of which the kernel and the initramfs take about 110): the
-# verifier still touches 3x the guest's RAM, and the two
-# guest tests together fit CI's time (about 5 minutes here).
-memory=${VSWAP_GUEST_MEMORY:-192}
+# 256 MiB: at 192 the workload's cgroup (2/3 of what is available) is
+# so small that the memory cgroup's OOM killer struck while swap-out to
+# the host was still under way.
+memory=${VSWAP_GUEST_MEMORY:-256}
 mib=${VSWAP_GUEST_MIB:-$((3 * memory))}
 passes=${VSWAP_GUEST_PASSES:-1}
 pagecluster=${VSWAP_GUEST_PAGE_CLUSTER:-5}
