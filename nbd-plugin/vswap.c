@@ -34,6 +34,7 @@
 #include <nbdkit-plugin.h>
 
 #include "medium.h"
+#include "pressure-guard.h"
 #include "store.h"
 
 /* Older C libraries lack these; the kernel decides whether it knows them,
@@ -69,6 +70,8 @@ static bool buffered;
 #define DEFAULT_BUFFER_DIRECTORY "/dev/shm/"
 static char *write_buffer;
 static bool write_buffer_default = true;
+static bool pressure_guard = true;
+static unsigned pressure_guard_stall_ms = PRESSURE_GUARD_DEFAULT_STALL_MS;
 
 /* Opened in .get_ready, closed in .unload. */
 static struct vswap_medium *medium;
@@ -333,6 +336,26 @@ vswap_config (const char *key, const char *value)
     if (parse_yes_no (key, value, &buffered) == -1)
       return -1;
   }
+  else if (strcmp (key, "pressure-guard") == 0) {
+    if (parse_yes_no (key, value, &pressure_guard) == -1)
+      return -1;
+  }
+  else if (strcmp (key, "pressure-guard-stall") == 0) {
+    char *end;
+    unsigned long n;
+
+    errno = 0;
+    n = strtoul (value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || value[0] == '-' ||
+        n < 1 || n >= PRESSURE_GUARD_WINDOW_US / 1000) {
+      nbdkit_error ("pressure-guard-stall=%s is not valid: use milliseconds "
+                    "from 1 to %d (of every %d ms)", value,
+                    PRESSURE_GUARD_WINDOW_US / 1000 - 1,
+                    PRESSURE_GUARD_WINDOW_US / 1000);
+      return -1;
+    }
+    pressure_guard_stall_ms = n;
+  }
   else {
     nbdkit_error ("unknown parameter '%s': see nbdkit vswap --help", key);
     return -1;
@@ -370,7 +393,11 @@ vswap_config_complete (void)
   "buffer=PATH|DIR/|none\n" \
   "                     Keep unwritten pages in this tmpfs file, so that\n" \
   "                     a killed server loses none (default " \
-  DEFAULT_BUFFER_DIRECTORY ")."
+  DEFAULT_BUFFER_DIRECTORY ").\n" \
+  "pressure-guard=yes|no\n" \
+  "                     Invoke the OOM killer when memory stalls (default yes).\n" \
+  "pressure-guard-stall=<MS>\n" \
+  "                     Full memory stall per second that fires it (300)."
 
 static void
 vswap_dump_plugin (void)
@@ -383,6 +410,7 @@ vswap_dump_plugin (void)
   printf ("vswap_lock_memory=yes\n");
   printf ("vswap_io_flusher=yes\n");
   printf ("vswap_write_buffer=yes\n");
+  printf ("vswap_pressure_guard=yes\n");
 }
 
 /* A message from the core about the store.  Most name the medium
@@ -481,6 +509,19 @@ write_statistics (void)
     e = -n;
     goto out;
   }
+  /* The plugin's own counter, inside the core's object. */
+  if (n > 0 && statistics_json[n - 1] == '}') {
+    const int m = snprintf (statistics_json + n - 1,
+                            sizeof statistics_json - n,
+                            ",\"pressure_guard_firings\":%" PRIu64 "}",
+                            pressure_guard_firings ());
+    if (m < 0 || (size_t) m >= sizeof statistics_json - n) {
+      problem = "statistics do not fit the buffer";
+      e = ENOBUFS;
+      goto out;
+    }
+    n += m - 1;
+  }
   statistics_json[n++] = '\n';
 
   fd = open (statsfile_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -549,6 +590,33 @@ statistics_thread_main (void *arg)
   return NULL;
 }
 
+/* The guard is a safety net, not a condition for serving: a kernel
+ * without PSI, or a server without root, gets a one-line warning. */
+static void
+arm_pressure_guard (void)
+{
+  const char *what;
+  int adj_error;
+  const int r = pressure_guard_start (pressure_guard_stall_ms, &what,
+                                      &adj_error);
+
+  if (r < 0) {
+    nbdkit_error ("warning: pressure-guard=yes: %s: %s: under global memory "
+                  "exhaustion the machine may wedge; %s", what,
+                  error_text (-r),
+                  r != -ENOENT && r != -EOPNOTSUPP
+                  ? "run nbdkit as root, or set pressure-guard=no"
+                  : strstr (what, "sysrq")
+                  ? "this needs a kernel with CONFIG_MAGIC_SYSRQ"
+                  : "this needs a kernel with PSI (CONFIG_PSI, not psi=0)");
+    return;
+  }
+  if (adj_error)
+    nbdkit_error ("warning: pressure-guard=yes: oom_score_adj -1000 refused "
+                  "(%s): the OOM killer may pick the server; run nbdkit "
+                  "with CAP_SYS_RESOURCE", error_text (adj_error));
+}
+
 /* After nbdkit's fork: memory locks and threads do not survive fork. */
 static int
 vswap_after_fork (void)
@@ -581,6 +649,10 @@ vswap_after_fork (void)
                   "(%s): writers will collect when they must",
                   error_text (-r));
 
+  /* After mlockall, so that the guard's stack is locked as it is touched. */
+  if (pressure_guard)
+    arm_pressure_guard ();
+
   if (statsfile) {
     pthread_condattr_init (&attr);
     pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
@@ -603,6 +675,7 @@ vswap_after_fork (void)
 static void
 vswap_cleanup (void)
 {
+  pressure_guard_stop ();
   if (!statistics_thread_running)
     return;
   pthread_mutex_lock (&statistics_thread_lock);

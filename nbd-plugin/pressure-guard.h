@@ -1,0 +1,49 @@
+/* pressure-guard: get the OOM killer to act before the swap path stalls.
+ *
+ * A swap server in userspace cannot use the kernel's memory reserves.
+ * When the whole machine runs out of memory (no cgroup around the
+ * workload), the kernel waits for swap-out to free pages, the swap-out
+ * waits for the server's reply, and the reply waits for a socket buffer
+ * that cannot be allocated; PR_SET_IO_FLUSHER keeps those allocations
+ * from ever calling the OOM killer, so the machine spins for good.
+ *
+ * The guard watches the memory pressure stall information (PSI) with a
+ * kernel trigger on /proc/pressure/memory and, when every task has been
+ * stalled on memory for too long while free memory is down at the
+ * kernel's watermarks (under 2 x vm.min_free_kbytes: the machine as a
+ * whole, not one cgroup, is out of memory), writes 'f' to
+ * /proc/sysrq-trigger: the
+ * kernel's OOM killer kills the biggest task.  The server itself has
+ * oom_score_adj -1000, so that task is the workload.  Everything the
+ * guard needs when it fires (the two file descriptors, its thread and
+ * stack) is made when it is armed: firing allocates nothing.
+ */
+#ifndef VSWAP_PRESSURE_GUARD_H
+#define VSWAP_PRESSURE_GUARD_H
+
+#include <stdint.h>
+
+/* PSI window of the trigger in microseconds: the stall is measured over
+ * one second (the kernel accepts 0.5 s to 10 s). */
+#define PRESSURE_GUARD_WINDOW_US 1000000
+
+/* Default: fire when all tasks were stalled on memory ("full") for
+ * 300 ms of the last second.  See nbdkit-vswap-plugin(1) for the reason. */
+#define PRESSURE_GUARD_DEFAULT_STALL_MS 300
+
+/* Arm the guard: open the trigger ("full STALL WINDOW") and
+ * /proc/sysrq-trigger, set this process's oom_score_adj as low as it is
+ * allowed, and start the watching thread.  Returns 0, or -errno with
+ * *what naming the step that failed (nothing is left armed then).  A
+ * failed oom_score_adj is not a failure: *adj_error is set to its errno
+ * (0 when it worked) and the guard runs anyway. */
+int pressure_guard_start (unsigned stall_ms, const char **what,
+                          int *adj_error);
+
+/* Disarm: stop the thread and close the files.  Safe when not armed. */
+void pressure_guard_stop (void);
+
+/* How many times the guard has asked the OOM killer to act. */
+uint64_t pressure_guard_firings (void);
+
+#endif /* VSWAP_PRESSURE_GUARD_H */
