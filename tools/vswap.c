@@ -18,6 +18,7 @@ static const struct command commands[] = {
   { "format", vswap_format_main, "write a new, empty store onto a medium" },
   { "inspect", vswap_inspect_main, "show what a store holds and how full it is" },
   { "check", vswap_check_main, "verify every record of a store" },
+  { "replay", vswap_replay_main, "run a request trace or workload offline; report wear" },
 };
 
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
