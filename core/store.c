@@ -486,6 +486,9 @@ vswap_store_open (struct vswap_medium *medium,
 
   store->map = calloc (store->pages, sizeof *store->map);
   store->readin = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
+  store->written_now = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
+  store->written_before = calloc ((store->pages + 63) / 64,
+                                  sizeof (uint64_t));
   store->segments = calloc (store->segment_count, sizeof *store->segments);
   store->gc_buffer = aligned_alloc_zero (store->segment_size);
   for (int i = 0; i < 2; i++) {
@@ -494,6 +497,7 @@ vswap_store_open (struct vswap_medium *medium,
       store->heads[i].buffer = aligned_alloc_zero (store->segment_size);
   }
   if (!store->map || !store->readin || !store->segments ||
+      !store->written_now || !store->written_before ||
       !store->gc_buffer ||
       (!options->read_only && (!store->heads[0].buffer ||
                                !store->heads[1].buffer))) {
@@ -588,6 +592,8 @@ store_free (struct vswap_store *store)
     contexts_destroy (store);
   free (store->map);
   free (store->readin);
+  free (store->written_now);
+  free (store->written_before);
   free (store->segments);
   free (store->gc_buffer);
   free (store->torn_pages);
@@ -859,8 +865,8 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
   }
 
   store->appending_tombstone = class == VSWAP_PAGE_ZERO;
-  r = vswap_head_append (store, store->user_head, &h, ctx->payload,
-                         &address);
+  r = vswap_head_append (store, vswap_head_for_write (store, page), &h,
+                         ctx->payload, &address);
   store->appending_tombstone = false;
   if (r < 0) {
     if (r == -ENOSPC)
@@ -1192,7 +1198,7 @@ vswap_store_statistics (struct vswap_store *store,
   }
   st->segments_total = store->segment_count - 2;
   st->metadata_bytes = store->pages * sizeof *store->map
-    + (store->pages + 63) / 64 * sizeof (uint64_t)
+    + 3 * ((store->pages + 63) / 64 * sizeof (uint64_t))
     + store->segment_count * sizeof *store->segments
     + sizeof store->patterns;
   st->metadata_bytes_per_page = (double) st->metadata_bytes / store->pages;
