@@ -568,7 +568,7 @@ vswap_store_flush (struct vswap_store *store)
 static int
 write_lifetime (struct vswap_store *store)
 {
-  uint8_t payload[8 + 8 * VSWAP_LIFETIME_COUNTERS];
+  uint8_t payload[VSWAP_MAX_LIFETIME_PAYLOAD];
   struct vswap_record_header h = {
     .kind = VSWAP_RECORD_LIFETIME,
     .payload_length = vswap_lifetime_encode (store, payload),
