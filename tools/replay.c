@@ -139,7 +139,7 @@ random_page (uint64_t *state, uint8_t *page)
 }
 
 /* A page that looks like anonymous memory: runs of zero words, heap
- * pointers (one 47-bit base, 16-byte aligned offsets within a few MiB),
+ * pointers (one 47-bit base, 16-byte aligned offsets within 1 MiB),
  * small integers, short English text, and a little entropy (hashes,
  * floats).  The mix compresses about 3:1 with zstd level 1; replay prints
  * the ratio it measured. */
@@ -161,22 +161,22 @@ heap_page (uint64_t *state, uint8_t *page)
     if (run > VSWAP_PAGE_SIZE - at)
       run = VSWAP_PAGE_SIZE - at;
     uint8_t *p = page + at;
-    if (kind < 30)                              /* zero run */
+    if (kind < 33)                              /* zero run */
       memset (p, 0, run);
-    else if (kind < 55) {                       /* pointers */
+    else if (kind < 58) {                       /* pointers */
       for (size_t i = 0; i + 8 <= run; i += 8) {
         const uint64_t v = UINT64_C (0x00007f3a5c000000)
-          + (next_random (state) % (4 << 20)) * 16 / 16 * 16;
+          + (next_random (state) % (64 << 10)) * 16;
         memcpy (p + i, &v, 8);
       }
     }
-    else if (kind < 75) {                       /* small integers */
+    else if (kind < 78) {                       /* small integers */
       for (size_t i = 0; i + 8 <= run; i += 8) {
         const uint64_t v = next_random (state) % 256;
         memcpy (p + i, &v, 8);
       }
     }
-    else if (kind < 90) {                       /* text */
+    else if (kind < 93) {                       /* text */
       size_t i = 0;
       while (i < run) {
         const char *w = words[next_random (state) % nwords];
