@@ -256,7 +256,8 @@ vswap_trace_next (struct vswap_trace_reader *t,
   record->sequence = vswap_get64 (raw + 16);
   if (record->operation < VSWAP_TRACE_WRITE ||
       record->operation > VSWAP_TRACE_READ ||
-      record->length > VSWAP_TRACE_MAX_LENGTH)
+      (record->operation == VSWAP_TRACE_WRITE &&
+       record->length > VSWAP_TRACE_MAX_LENGTH))
     return vswap_error_set (err, EINVAL, "trace %s: record %" PRIu64
                             " is not a request (operation %u, length %u): "
                             "the trace is corrupt", t->path,

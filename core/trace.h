@@ -20,7 +20,8 @@
 #define VSWAP_TRACE_VERSION 1
 #define VSWAP_TRACE_HEADER_SIZE 32
 #define VSWAP_TRACE_RECORD_SIZE 24
-/* The longest request a trace records: nbdkit's own limit is 64 MiB. */
+/* The longest write a trace holds (nbdkit's own limit is 64 MiB); trims
+ * and zeroes may cover up to 4 GiB. */
 #define VSWAP_TRACE_MAX_LENGTH (64u * 1024 * 1024)
 
 enum vswap_trace_operation {

@@ -97,7 +97,8 @@ usage (void)
           "the overwrites after the warm-up are counted.\n"
           "\n"
           "Options:\n"
-          "  --medium SPEC        store on SPEC (memory:SIZE, a file, ...)\n"
+          "  --medium SPEC        format a store on SPEC instead (memory:SIZE,\n"
+          "                       a file, ...): what SPEC held is lost\n"
           "  --sim SPEC           simulated card spec, as after \"sim:\"\n"
           "  --size SIZE          simulated card size (default 256M)\n"
           "  --erase-block SIZE   erase block = segment size (default 1M)\n"
@@ -205,18 +206,16 @@ open_card (const struct replay_options *o, bool straight,
 
   if (!straight && o->medium)
     return vswap_medium_open (o->medium, &options, err);
+  /* Straight onto the card, the host writes and discards 4 KiB pages: the
+   * NAND rules of erase blocks do not apply (the card's FTL hides them),
+   * only the FTL model, with the same AUs, counts. */
+  const char *straight_keys = straight ? ",erase-block=4K,overwrite=on" : "";
   if (o->sim)
-    snprintf (spec, sizeof spec, "sim:%s%s", o->sim,
-              straight ? ",overwrite=on" : "");
+    snprintf (spec, sizeof spec, "sim:%s%s", o->sim, straight_keys);
   else
     snprintf (spec, sizeof spec, "sim:%" PRIu64 ",erase-block=%" PRIu64
               ",au=%" PRIu64 "%s", o->size, o->erase_block, o->au,
-              straight ? ",overwrite=on" : "");
-  /* Straight onto the card, the host writes and discards 4 KiB pages: the
-   * NAND rules of erase blocks do not apply (the card's FTL hides them),
-   * only the FTL model counts. */
-  if (straight)
-    options.erase_block = 4096;
+              straight_keys);
   return vswap_medium_open (spec, &options, err);
 }
 
@@ -331,8 +330,12 @@ run_trace (const struct replay_options *o, struct target *t,
       e = target_read (t, rec.length, rec.offset);
       break;
     }
-    if (e < 0)
-      result->errors++;
+    if (e < 0 && result->errors++ == 0)
+      tool_error (COMMAND, "warning: request %" PRIu64 " (operation %u, "
+                  "%" PRIu32 " bytes at %" PRIu64 ") failed%s: %s",
+                  rec.sequence, rec.operation, rec.length, rec.offset,
+                  t->store ? "" : " straight onto the card",
+                  strerror (-e));
   }
   if (r < 0)
     tool_error (COMMAND, "warning: %s", err.message);
