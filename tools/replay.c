@@ -30,6 +30,7 @@ struct replay_options {
   const char *medium;           /* NULL: a simulated card */
   const char *sim;              /* sim spec without "sim:" */
   uint64_t size;                /* simulated card size */
+  uint64_t straight_size;       /* --straight: the card holds the device */
   uint64_t erase_block;
   uint64_t au;
   enum vswap_compression compression;
@@ -105,7 +106,8 @@ usage (void)
           "  --au SIZE            card allocation unit (default: erase block)\n"
           "  --compress none|zstd compression of the store (default none)\n"
           "  --readtrim off|hint|on  (default off)\n"
-          "  --straight           also write the stream straight onto the card\n"
+          "  --straight           also write the stream straight onto a card\n"
+          "                       as large as the traced device\n"
           "  --json               one JSON object instead of text\n"
           "  --synthetic uniform|hotcold\n"
           "  --fill PERCENT       logical fill (default 80)\n"
@@ -214,7 +216,8 @@ open_card (const struct replay_options *o, bool straight,
     snprintf (spec, sizeof spec, "sim:%s%s", o->sim, straight_keys);
   else
     snprintf (spec, sizeof spec, "sim:%" PRIu64 ",erase-block=%" PRIu64
-              ",au=%" PRIu64 "%s", o->size, o->erase_block, o->au,
+              ",au=%" PRIu64 "%s", straight && o->straight_size > o->size ?
+              o->straight_size : o->size, o->erase_block, o->au,
               straight_keys);
   return vswap_medium_open (spec, &options, err);
 }
@@ -767,6 +770,20 @@ vswap_replay_main (int argc, char *argv[])
     tool_error (COMMAND, "--straight writes onto a simulated card: drop "
                 "--medium (or use --sim)");
     return EXIT_USAGE;
+  }
+
+  /* Straight onto the card, the card is the swap partition: it must be
+   * as large as the device the trace was recorded on, even when the
+   * store is tried on a smaller one. */
+  if (o.straight && o.trace) {
+    struct vswap_error err;
+    struct vswap_trace_reader *reader =
+      vswap_trace_reader_open (o.trace, &o.straight_size, &err);
+    if (!reader) {
+      tool_error (COMMAND, "%s", err.message);
+      return EXIT_USAGE;
+    }
+    vswap_trace_reader_close (reader);
   }
 
   struct replay_result through, straight;
