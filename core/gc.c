@@ -113,8 +113,26 @@ page_is_recent (const struct vswap_store *store, uint64_t page)
     vswap_bitmap_get (store->written_before, page);
 }
 
+/* The head whose unsealed part holds the record PAGE maps to, or NULL.
+ * Records get their sequence when their chunk is sealed, so a newer
+ * record of a page must not go to another head while an older one waits
+ * unsealed: the other head could seal first, and recovery would replay
+ * the older record last. */
+static struct head *
+unsealed_head_of (struct vswap_store *store, uint64_t page)
+{
+  const vswap_map_entry e = store->map[page];
+  if (!vswap_map_is_stored (e))
+    return NULL;
+  uint32_t offset;
+  const int segment = vswap_segment_of_address (store, vswap_map_address (e),
+                                                &offset);
+  struct head *head = vswap_head_of_segment (store, (uint64_t) segment);
+  return head && offset >= head->written ? head : NULL;
+}
+
 struct head *
-vswap_head_for_write (struct vswap_store *store, uint64_t page)
+vswap_head_for_write (struct vswap_store *store, uint64_t page, bool data)
 {
   const bool recent = page_is_recent (store, page);
 
@@ -122,9 +140,28 @@ vswap_head_for_write (struct vswap_store *store, uint64_t page)
   store->epoch_hot_writes += recent;
   if (++store->epoch_writes >= store->pages / 2 + 1)
     end_epoch (store);
-  if (store->separate && !recent)
+
+  struct head *const pending = unsealed_head_of (store, page);
+  if (pending)
+    return pending;
+  /* Only a record the map points at may go to the cold head: a SAME or
+   * ZERO record leaves no address behind, and the rule above could not
+   * keep the page's next record in the same head. */
+  if (store->separate && !recent && data &&
+      vswap_map_is_stored (store->map[page]))
     return store->gc_head;
   return store->user_head;
+}
+
+int
+vswap_head_order_for_tombstone (struct vswap_store *store)
+{
+  /* Outside GC an open chunk in the cold head holds user records (GC seals
+   * its copies before it returns). */
+  if (store->gc_head == store->user_head || !store->gc_head->chunk_open ||
+      store->collecting)
+    return 0;
+  return vswap_head_seal (store, store->gc_head, 0);
 }
 
 /* Where GC copies a record of PAGE that takes SIZE bytes: a hot page goes

@@ -865,8 +865,10 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
   }
 
   store->appending_tombstone = class == VSWAP_PAGE_ZERO;
-  r = vswap_head_append (store, vswap_head_for_write (store, page), &h,
-                         ctx->payload, &address);
+  r = vswap_head_append (store,
+                         vswap_head_for_write (store, page,
+                                               class == VSWAP_PAGE_DATA),
+                         &h, ctx->payload, &address);
   store->appending_tombstone = false;
   if (r < 0) {
     if (r == -ENOSPC)
@@ -1008,6 +1010,9 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
       .kind = state == VSWAP_MAP_ZERO ? VSWAP_RECORD_ZERO : VSWAP_RECORD_TRIM,
     };
     uint32_t address;
+    r = vswap_head_order_for_tombstone (store);
+    if (r < 0)
+      break;
     store->appending_tombstone = true;
     r = vswap_head_append (store, store->user_head, &h, NULL, &address);
     store->appending_tombstone = false;

@@ -171,8 +171,13 @@ struct head *vswap_head_of_segment (struct vswap_store *store,
                                     uint64_t segment);
 
 /* gc.c */
-/* The head a user write of PAGE goes to: hot/cold separation. */
-struct head *vswap_head_for_write (struct vswap_store *store, uint64_t page);
+/* The head a user write of PAGE goes to: hot/cold separation.  DATA: the
+ * write makes a RAW or ZSTD record (only those may go to the cold head). */
+struct head *vswap_head_for_write (struct vswap_store *store, uint64_t page,
+                                   bool data);
+/* Before a range tombstone goes to the user head: seal user records the
+ * cold head holds, so that the tombstone's chunk comes after theirs. */
+int vswap_head_order_for_tombstone (struct vswap_store *store);
 int vswap_gc_make_room (struct vswap_store *store);
 void vswap_segment_free (struct vswap_store *store, uint64_t segment);
 
