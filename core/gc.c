@@ -66,6 +66,129 @@ choose_victim (struct vswap_store *store)
   return best;
 }
 
+/* ---- hot/cold separation ----
+ *
+ * With two heads, the user head takes hot data and the GC head cold data:
+ * a page is hot when it was written in this epoch or the one before (an
+ * epoch is half the logical pages' worth of writes), cold otherwise.  A
+ * write to a cold page, and a GC copy of one, go to the GC head; a GC copy
+ * of a hot page goes back to the user head.  Segments then hold data of
+ * one temperature, so hot ones empty quickly and cold ones stay full, and
+ * cost-benefit victim choice has real choices to make.
+ *
+ * Separation only pays when writes are skewed.  Under uniform writes the
+ * split is noise and costs a little, so it is switched on per epoch only
+ * when the share of writes that hit recent pages clearly exceeds the share
+ * of pages that are recent (1.0 for uniform, about 2 for 80/20). */
+
+/* Share of hot writes over share of hot pages above which we separate. */
+#define SEPARATION_SKEW 1.3
+
+static uint64_t
+count_recent_pages (const struct vswap_store *store)
+{
+  uint64_t n = 0;
+  for (uint64_t i = 0; i < (store->pages + 63) / 64; i++)
+    n += (uint64_t) __builtin_popcountll (store->written_now[i] |
+                                          store->written_before[i]);
+  return n;
+}
+
+static void
+end_epoch (struct vswap_store *store)
+{
+  const double hot_writes = (double) store->epoch_hot_writes
+    / (double) store->epoch_writes;
+  const double hot_pages = (double) count_recent_pages (store)
+    / (double) store->pages;
+  store->separate = hot_writes > SEPARATION_SKEW * hot_pages;
+
+  uint64_t *const oldest = store->written_before;
+  store->written_before = store->written_now;
+  store->written_now = oldest;
+  memset (oldest, 0, (store->pages + 63) / 64 * sizeof (uint64_t));
+  store->epoch_writes = store->epoch_hot_writes = 0;
+}
+
+static bool
+page_is_recent (const struct vswap_store *store, uint64_t page)
+{
+  return vswap_bitmap_get (store->written_now, page) ||
+    vswap_bitmap_get (store->written_before, page);
+}
+
+/* The head whose unsealed part holds the record PAGE maps to, or NULL.
+ * Records get their sequence when their chunk is sealed, so a newer
+ * record of a page must not go to another head while an older one waits
+ * unsealed: the other head could seal first, and recovery would replay
+ * the older record last. */
+static struct head *
+unsealed_head_of (struct vswap_store *store, uint64_t page)
+{
+  const vswap_map_entry e = store->map[page];
+  if (!vswap_map_is_stored (e))
+    return NULL;
+  uint32_t offset;
+  const int segment = vswap_segment_of_address (store, vswap_map_address (e),
+                                                &offset);
+  struct head *head = vswap_head_of_segment (store, (uint64_t) segment);
+  return head && offset >= head->written ? head : NULL;
+}
+
+struct head *
+vswap_head_for_write (struct vswap_store *store, uint64_t page, bool data)
+{
+  const bool recent = page_is_recent (store, page);
+
+  vswap_bitmap_set (store->written_now, page, true);
+  store->epoch_hot_writes += recent;
+  if (++store->epoch_writes >= store->pages / 2 + 1)
+    end_epoch (store);
+
+  struct head *const pending = unsealed_head_of (store, page);
+  if (pending)
+    return pending;
+  /* Only a record the map points at may go to the cold head: a SAME or
+   * ZERO record leaves no address behind, and the rule above could not
+   * keep the page's next record in the same head.  Not with a write
+   * buffer either: it keeps the user head's image only, and a killed
+   * server would lose what the cold head had not written out. */
+  if (store->separate && !recent && data && !store->write_buffer &&
+      vswap_map_is_stored (store->map[page]))
+    return store->gc_head;
+  return store->user_head;
+}
+
+int
+vswap_head_order_for_tombstone (struct vswap_store *store)
+{
+  /* Whenever the lock is free an open chunk in the cold head holds user
+   * records: GC seals its copies before it lets go of the lock (also in
+   * the middle of a collection, which this may run in). */
+  if (store->gc_head == store->user_head || !store->gc_head->chunk_open)
+    return 0;
+  return vswap_head_seal (store, store->gc_head, 0);
+}
+
+/* Where GC copies a record of PAGE that takes SIZE bytes: a hot page goes
+ * back to the user head, if that has room without opening a segment (GC
+ * may only open segments for its own head: see the top of this file). */
+static struct head *
+head_for_copy (struct vswap_store *store, uint64_t page, uint32_t size)
+{
+  const struct head *user = store->user_head;
+
+  if (!store->separate || user == store->gc_head || user->segment < 0 ||
+      !page_is_recent (store, page))
+    return store->gc_head;
+  const uint32_t need = size + (user->chunk_open ? 0 :
+                                vswap_chunk_records_start
+                                (store->address_shift));
+  if ((uint64_t) user->fill + need > store->segment_size)
+    return store->gc_head;
+  return store->user_head;
+}
+
 /* The oldest content on the medium outside VICTIM.  A tombstone is still
  * needed while some other segment holds content older than it, which it
  * may be overriding. */
@@ -146,8 +269,10 @@ relocate_data (struct vswap_store *store, const uint8_t *record,
   const uint32_t size = vswap_record_size (r->payload_length,
                                            store->address_shift);
   uint32_t address;
-  const int ret = vswap_head_append_encoded (store, store->gc_head, record,
-                                             size, r->kind != VSWAP_RECORD_SAME,
+  const int ret = vswap_head_append_encoded (store,
+                                             head_for_copy (store, page, size),
+                                             record, size,
+                                             r->kind != VSWAP_RECORD_SAME,
                                              &address);
   if (ret < 0)
     return ret;

@@ -56,6 +56,13 @@ enum vswap_lifetime_counter {
   VSWAP_LIFETIME_COUNTERS
 };
 
+/* After the counters a LIFETIME payload may hold the erase table: u32
+ * segment count (all segments), u32 base, then a u16 per segment: its
+ * erase count minus base (saturated).  Readers that know fewer counters
+ * stop before it. */
+#define VSWAP_ERASE_TABLE_HEADER 8
+#define VSWAP_MAX_LIFETIME_PAYLOAD 4096
+
 /* Record flags. */
 #define VSWAP_RECORD_RELOCATED 1        /* copied by GC */
 

@@ -53,7 +53,29 @@ vswap_lifetime_encode (struct vswap_store *store, uint8_t *payload)
   vswap_put64 (payload, VSWAP_LIFETIME_COUNTERS);
   for (int i = 0; i < VSWAP_LIFETIME_COUNTERS; i++)
     vswap_put64 (payload + 8 + 8 * i, store->lifetime[i] + now[i]);
-  return 8 + 8 * VSWAP_LIFETIME_COUNTERS;
+  uint16_t length = 8 + 8 * VSWAP_LIFETIME_COUNTERS;
+
+  /* After the counters, where readers that know only the counters stop:
+   * every segment's erase count, so that free segments, whose erased
+   * chunk headers no longer say it, keep theirs across a restart.  As
+   * u16 above the smallest, while the table fits in the payload. */
+  if (VSWAP_ERASE_TABLE_HEADER + 2 * store->segment_count
+      <= (uint64_t) (VSWAP_MAX_LIFETIME_PAYLOAD - length)) {
+    uint32_t base = UINT32_MAX;
+    for (uint64_t i = 0; i < store->segment_count; i++)
+      if (store->segments[i].erase_count < base)
+        base = store->segments[i].erase_count;
+    uint8_t *table = payload + length;
+    vswap_put32 (table, (uint32_t) store->segment_count);
+    vswap_put32 (table + 4, base);
+    for (uint64_t i = 0; i < store->segment_count; i++) {
+      const uint32_t above = store->segments[i].erase_count - base;
+      vswap_put16 (table + VSWAP_ERASE_TABLE_HEADER + 2 * i,
+                   above > UINT16_MAX ? UINT16_MAX : (uint16_t) above);
+    }
+    length += VSWAP_ERASE_TABLE_HEADER + 2 * store->segment_count;
+  }
+  return length;
 }
 
 void
@@ -68,6 +90,22 @@ vswap_lifetime_decode (struct vswap_store *store, const uint8_t *payload,
   /* Counters a newer vswap appended are ignored; missing ones stay 0. */
   for (uint64_t i = 0; i < n && i < VSWAP_LIFETIME_COUNTERS; i++)
     store->lifetime[i] = vswap_get64 (payload + 8 + 8 * i);
+
+  /* The erase table, if this record has one for this geometry.  A chunk
+   * header written since says as much or more: keep the larger. */
+  const uint32_t at = 8 + 8 * (uint32_t) n;
+  if (n != VSWAP_LIFETIME_COUNTERS ||
+      length < at + VSWAP_ERASE_TABLE_HEADER ||
+      vswap_get32 (payload + at) != store->segment_count ||
+      length < at + VSWAP_ERASE_TABLE_HEADER + 2 * store->segment_count)
+    return;
+  const uint32_t base = vswap_get32 (payload + at + 4);
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    const uint32_t count = base +
+      vswap_get16 (payload + at + VSWAP_ERASE_TABLE_HEADER + 2 * i);
+    if (count > store->segments[i].erase_count)
+      store->segments[i].erase_count = count;
+  }
 }
 
 int

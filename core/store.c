@@ -513,6 +513,9 @@ vswap_store_open (struct vswap_medium *medium,
 
   store->map = calloc (store->pages, sizeof *store->map);
   store->readin = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
+  store->written_now = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
+  store->written_before = calloc ((store->pages + 63) / 64,
+                                  sizeof (uint64_t));
   store->segments = calloc (store->segment_count, sizeof *store->segments);
   store->gc_buffer = aligned_alloc_zero (store->segment_size);
   for (int i = 0; i < 2; i++) {
@@ -521,6 +524,7 @@ vswap_store_open (struct vswap_medium *medium,
       store->heads[i].buffer = aligned_alloc_zero (store->segment_size);
   }
   if (!store->map || !store->readin || !store->segments ||
+      !store->written_now || !store->written_before ||
       !store->gc_buffer ||
       (!options->read_only && (!store->heads[0].buffer ||
                                !store->heads[1].buffer))) {
@@ -610,7 +614,7 @@ vswap_store_flush (struct vswap_store *store)
 static int
 write_lifetime (struct vswap_store *store)
 {
-  uint8_t payload[8 + 8 * VSWAP_LIFETIME_COUNTERS];
+  uint8_t payload[VSWAP_MAX_LIFETIME_PAYLOAD];
   struct vswap_record_header h = {
     .kind = VSWAP_RECORD_LIFETIME,
     .payload_length = vswap_lifetime_encode (store, payload),
@@ -633,6 +637,8 @@ store_free (struct vswap_store *store)
     contexts_destroy (store);
   free (store->map);
   free (store->readin);
+  free (store->written_now);
+  free (store->written_before);
   free (store->segments);
   free (store->gc_buffer);
   free (store->torn_pages);
@@ -1053,8 +1059,10 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
     goto out;
   }
 
-  r = vswap_head_append (store, store->user_head, &h, ctx->payload,
-                         &address);
+  r = vswap_head_append (store,
+                         vswap_head_for_write (store, page,
+                                               class == VSWAP_PAGE_DATA),
+                         &h, ctx->payload, &address);
   if (r < 0) {
     if (r == -ENOSPC)
       STAT_ADD (store, enospc_errors, 1);
@@ -1195,6 +1203,9 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
       .kind = state == VSWAP_MAP_ZERO ? VSWAP_RECORD_ZERO : VSWAP_RECORD_TRIM,
     };
     uint32_t address;
+    r = vswap_head_order_for_tombstone (store);
+    if (r < 0)
+      break;
     r = vswap_head_append (store, store->user_head, &h, NULL, &address);
     if (r == -ENOSPC)
       STAT_ADD (store, enospc_errors, 1);
@@ -1383,7 +1394,7 @@ vswap_store_statistics (struct vswap_store *store,
   }
   st->segments_total = store->segment_count - 2;
   st->metadata_bytes = store->pages * sizeof *store->map
-    + (store->pages + 63) / 64 * sizeof (uint64_t)
+    + 3 * ((store->pages + 63) / 64 * sizeof (uint64_t))
     + store->segment_count * sizeof *store->segments
     + sizeof store->patterns;
   st->metadata_bytes_per_page = (double) st->metadata_bytes / store->pages;

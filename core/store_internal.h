@@ -113,6 +113,13 @@ struct vswap_store {
 
   vswap_map_entry *map;
   uint64_t *readin;             /* bitmap, one bit per page */
+  /* Hot/cold separation (gc.c): the pages written in this epoch and in
+   * the one before, one bit per page each.  An epoch is half the logical
+   * pages' worth of page writes. */
+  uint64_t *written_now, *written_before;
+  uint64_t epoch_writes;        /* page writes in this epoch */
+  uint64_t epoch_hot_writes;    /* of those, to pages found recent */
+  bool separate;                /* the last epoch's writes were skewed */
   struct segment *segments;
   struct vswap_pattern_table patterns;
   uint64_t free_segments;
@@ -191,6 +198,13 @@ struct head *vswap_head_of_segment (struct vswap_store *store,
                                     uint64_t segment);
 
 /* gc.c */
+/* The head a user write of PAGE goes to: hot/cold separation.  DATA: the
+ * write makes a RAW or ZSTD record (only those may go to the cold head). */
+struct head *vswap_head_for_write (struct vswap_store *store, uint64_t page,
+                                   bool data);
+/* Before a range tombstone goes to the user head: seal user records the
+ * cold head holds, so that the tombstone's chunk comes after theirs. */
+int vswap_head_order_for_tombstone (struct vswap_store *store);
 /* Collect until more than store->reserve segments are free (ENOSPC if it
  * cannot).  Called with store->lock held, which it lets go meanwhile. */
 int vswap_gc_make_room (struct vswap_store *store);

@@ -36,6 +36,7 @@
 #include "medium.h"
 #include "pressure-guard.h"
 #include "store.h"
+#include "trace.h"
 
 /* Older C libraries lack these; the kernel decides whether it knows them,
  * and we warn if it does not. */
@@ -72,10 +73,14 @@ static char *write_buffer;
 static bool write_buffer_default = true;
 static bool pressure_guard = true;
 static unsigned pressure_guard_stall_ms = PRESSURE_GUARD_DEFAULT_STALL_MS;
+static char *trace_path;                /* trace=, absolute, or NULL */
+static bool trace_reads;                /* trace-reads=yes */
 
 /* Opened in .get_ready, closed in .unload. */
 static struct vswap_medium *medium;
 static struct vswap_store *store;
+/* trace=: every request that succeeded, in a file for vswap replay. */
+static struct vswap_trace_writer *trace;
 
 /* The statistics file.  The buffers are static so that writing the file
  * on the flush path allocates nothing. */
@@ -163,6 +168,13 @@ vswap_unload (void)
       nbdkit_error ("store=%s: close: %s", store_path, error_text (-r));
     store = NULL;
   }
+  if (trace) {
+    const int r = vswap_trace_writer_close (trace);
+    if (r < 0)
+      nbdkit_error ("trace=%s: the trace is incomplete: %s", trace_path,
+                    error_text (-r));
+    trace = NULL;
+  }
   if (medium) {
     vswap_medium_close (medium);
     medium = NULL;
@@ -172,6 +184,7 @@ vswap_unload (void)
   free (write_buffer);
   free (statsfile);
   free (statsfile_tmp);
+  free (trace_path);
 }
 
 /* yes/no keys.  nbdkit_parse_bool's message does not name the key. */
@@ -356,6 +369,16 @@ vswap_config (const char *key, const char *value)
     }
     pressure_guard_stall_ms = n;
   }
+  else if (strcmp (key, "trace") == 0) {
+    free (trace_path);
+    trace_path = nbdkit_absolute_path (value);
+    if (trace_path == NULL)
+      return -1;
+  }
+  else if (strcmp (key, "trace-reads") == 0) {
+    if (parse_yes_no (key, value, &trace_reads) == -1)
+      return -1;
+  }
   else {
     nbdkit_error ("unknown parameter '%s': see nbdkit vswap --help", key);
     return -1;
@@ -397,7 +420,10 @@ vswap_config_complete (void)
   "pressure-guard=yes|no\n" \
   "                     Invoke the OOM killer when memory stalls (default yes).\n" \
   "pressure-guard-stall=<MS>\n" \
-  "                     Full memory stall per second that fires it (300)."
+  "                     Full memory stall per second that fires it (300).\n" \
+  "trace=<PATH>         Record every request, with its data, for\n" \
+  "                     'vswap replay' (a zstd stream; grows fast).\n" \
+  "trace-reads=yes|no   Record reads too (default no)."
 
 static void
 vswap_dump_plugin (void)
@@ -479,9 +505,38 @@ vswap_get_ready (void)
     return -1;
   }
 
+  if (trace_path) {
+    vswap_error_clear (&err);
+    trace = vswap_trace_writer_open (trace_path, vswap_store_size (store),
+                                     &err);
+    if (trace == NULL) {
+      nbdkit_error ("%s", err.message);
+      return -1;
+    }
+  }
+
   nbdkit_debug ("store=%s: %" PRIu64 " bytes on %s", store_path,
                 vswap_store_size (store), medium->description);
   return 0;
+}
+
+/* Record a request that succeeded (trace=).  A trace that cannot be
+ * written is reported once; requests still succeed. */
+static void
+record (enum vswap_trace_operation operation, uint32_t flags,
+        uint64_t offset, uint32_t count, const void *data)
+{
+  static atomic_flag warned = ATOMIC_FLAG_INIT;
+
+  if (trace == NULL)
+    return;
+  const int r = vswap_trace_append (trace, operation,
+                                    (flags & NBDKIT_FLAG_FUA) ?
+                                    VSWAP_TRACE_FUA : 0,
+                                    offset, count, data);
+  if (r < 0 && !atomic_flag_test_and_set (&warned))
+    nbdkit_error ("trace=%s: recording stopped: %s", trace_path,
+                  error_text (-r));
 }
 
 /* Write PATH.tmp, then rename it over PATH, so that a reader never sees a
@@ -776,6 +831,8 @@ vswap_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
   r = vswap_store_read (store, buf, count, offset);
   if (r < 0)
     return fail ("read", count, offset, r);
+  if (trace_reads)
+    record (VSWAP_TRACE_READ, flags, offset, count, NULL);
   return 0;
 }
 
@@ -790,6 +847,7 @@ vswap_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
                          (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
     return fail ("write", count, offset, r);
+  record (VSWAP_TRACE_WRITE, flags, offset, count, buf);
   return 0;
 }
 
@@ -802,6 +860,7 @@ vswap_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
   r = vswap_store_trim (store, count, offset, (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
     return fail ("trim", count, offset, r);
+  record (VSWAP_TRACE_TRIM, flags, offset, count, NULL);
   return 0;
 }
 
@@ -816,6 +875,7 @@ vswap_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
   r = vswap_store_zero (store, count, offset, (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
     return fail ("zero", count, offset, r);
+  record (VSWAP_TRACE_ZERO, flags, offset, count, NULL);
   return 0;
 }
 
@@ -831,6 +891,10 @@ vswap_flush (void *handle, uint32_t flags)
     nbdkit_set_error (-r);
     return -1;
   }
+  record (VSWAP_TRACE_FLUSH, 0, 0, 0, NULL);
+  /* What was recorded so far survives a crash of nbdkit. */
+  if (trace)
+    vswap_trace_sync (trace);
   write_statistics ();
   return 0;
 }

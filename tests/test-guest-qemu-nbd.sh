@@ -11,7 +11,9 @@
 #
 # Skips (77) only without qemu-system-x86_64.  Same knobs as
 # test-guest-nbd-client.sh (VSWAP_GUEST_MEMORY, _MIB, _PASSES, _LIMIT,
-# _TIMEOUT, _KEEP).
+# _TIMEOUT, _KEEP).  VSWAP_GUEST_TRACE=PATH records the kernel's request
+# stream there (the plugin's trace=PATH key) for vswap replay and
+# bench/endurance --kernel-trace.
 set -u
 
 fail () { echo "FAIL: $*" >&2; exit 1; }
@@ -92,6 +94,7 @@ export GUEST_RUN="$guestdir/run-guest" GUEST_DIR="$workdir" GUEST_MEMORY="$memor
 # shellcheck disable=SC2016
 LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 \
 nbdkit -f -U - "$VSWAP_PLUGIN" "store=$store" "statsfile=$stats" \
+  ${VSWAP_GUEST_TRACE:+"trace=$VSWAP_GUEST_TRACE" trace-reads=yes} \
   --run 'unset LD_PRELOAD
          exec "$GUEST_RUN" --guest "$GUEST_DIR" --log "$GUEST_DIR/console.log" \
            --memory "$GUEST_MEMORY" --timeout "$GUEST_TIMEOUT" --quiet \

@@ -22,6 +22,7 @@ int vswap_format_main (int argc, char *argv[]);
 int vswap_inspect_main (int argc, char *argv[]);
 int vswap_check_main (int argc, char *argv[]);
 int vswap_probe_main (int argc, char *argv[]);
+int vswap_replay_main (int argc, char *argv[]);
 
 /* One line on stderr: "vswap COMMAND: MESSAGE". */
 void tool_error (const char *command, const char *fmt, ...)

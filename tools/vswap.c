@@ -19,6 +19,7 @@ static const struct command commands[] = {
   { "inspect", vswap_inspect_main, "show what a store holds and how full it is" },
   { "check", vswap_check_main, "verify every record of a store" },
   { "probe", vswap_probe_main, "measure a card's erase block and open AUs (destructive)" },
+  { "replay", vswap_replay_main, "run a request trace or workload offline; report wear" },
 };
 
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
