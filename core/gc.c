@@ -489,6 +489,18 @@ vswap_gc_nudge (struct vswap_store *store)
     pthread_cond_signal (&store->gc_wake);
 }
 
+/* Touch the stack a collection needs while memory is plentiful: under
+ * mlockall (MCL_ONFAULT) the pages then stay, and a collection that runs
+ * when memory is exhausted never has to fault in a new one (writers wait
+ * for it, and swap with them). */
+static void __attribute__ ((noinline))
+touch_stack (void)
+{
+  volatile uint8_t pad[256 * 1024];
+  for (size_t i = 0; i < sizeof pad; i += 1024)
+    pad[i] = 0;
+}
+
 /* The background collector: keeps gc_headroom segments free beyond the
  * reserve, so that writers rarely wait for a collection. */
 static void *
@@ -496,6 +508,8 @@ gc_thread_main (void *arg)
 {
   struct vswap_store *store = arg;
   bool gave_up = false;
+
+  touch_stack ();
 
   pthread_mutex_lock (&store->lock);
   while (!store->gc_stop) {
