@@ -496,6 +496,22 @@ vswap_get_ready (void)
     return -1;
   }
 
+  /* A trace that cannot be created is bad input: refuse it before the
+   * store and its write buffer are opened, so that nothing is left
+   * behind (nbdkit does not unload a plugin whose get_ready failed). */
+  if (trace_path) {
+    const int fd = open (trace_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd == -1) {
+      nbdkit_error ("trace=%s: cannot create it: %s: give a path in a "
+                    "directory that exists and is writable", trace_path,
+                    error_text (errno));
+      vswap_medium_close (medium);
+      medium = NULL;
+      return -1;
+    }
+    close (fd);
+  }
+
   vswap_error_clear (&err);
   store = vswap_store_open (medium, &open_options, &err);
   if (store == NULL) {
