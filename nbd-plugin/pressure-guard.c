@@ -42,6 +42,12 @@ static int stop_fd = -1;                /* eventfd: wakes the thread to stop */
 static pthread_t guard_thread;
 static bool running;
 static atomic_uint_fast64_t firings;
+/* Why it did not fire, for the statistics: trigger events seen, and those
+ * left alone because free memory was above the limit (the MemFree seen
+ * the last time). */
+static atomic_uint_fast64_t events;
+static atomic_uint_fast64_t skipped;
+static atomic_uint_fast64_t skipped_free_kib;
 
 static long long
 now_ns (void)
@@ -80,16 +86,22 @@ fire (bool dry_run, long long *last_ns)
   const long long t = now_ns ();
   ssize_t r;
 
+  if (!dry_run)
+    atomic_fetch_add (&events, 1);
   if (*last_ns != 0 && t - *last_ns < MINIMUM_INTERVAL_NS)
     return;
   /* PSI is the whole machine's: a workload stalled at its own cgroup's
    * memory.max stalls it too, with plenty of memory free, and must be
    * left to its cgroup.  Only when free memory is down at the kernel's
    * watermarks is the machine as a whole out of memory. */
-  if (free_kib () >= free_limit_kib)
-    return;
+  const uint64_t free_now = free_kib ();
   if (dry_run)
     return;
+  if (free_now >= free_limit_kib) {
+    atomic_fetch_add (&skipped, 1);
+    atomic_store (&skipped_free_kib, free_now);
+    return;
+  }
   *last_ns = t;
   /* 'f': the kernel's OOM killer picks and kills a task now (from a
    * work item: this write returns at once and allocates nothing). */
@@ -271,4 +283,13 @@ uint64_t
 pressure_guard_firings (void)
 {
   return atomic_load (&firings);
+}
+
+void
+pressure_guard_counters (struct pressure_guard_counters *counters)
+{
+  counters->firings = atomic_load (&firings);
+  counters->events = atomic_load (&events);
+  counters->skipped = atomic_load (&skipped);
+  counters->skipped_free_kib = atomic_load (&skipped_free_kib);
 }

@@ -46,4 +46,13 @@ void pressure_guard_stop (void);
 /* How many times the guard has asked the OOM killer to act. */
 uint64_t pressure_guard_firings (void);
 
+/* What the guard saw, for the statistics. */
+struct pressure_guard_counters {
+  uint64_t firings;             /* OOM kills asked for */
+  uint64_t events;              /* trigger events (stalls over the limit) */
+  uint64_t skipped;             /* events left alone: memory was free */
+  uint64_t skipped_free_kib;    /* MemFree at the last one left alone */
+};
+void pressure_guard_counters (struct pressure_guard_counters *counters);
+
 #endif /* VSWAP_PRESSURE_GUARD_H */

@@ -1,6 +1,6 @@
 /* vswap: watchdog, the guest's hang detector.
  *
- *   watchdog PID SECONDS [LINE]
+ *   watchdog PID SECONDS [LINE [FILE...]]
  *
  * While process PID lives, it watches for progress: the kernel's swap
  * counters (pswpin + pswpout in /proc/vmstat) and PID's user time (field
@@ -11,6 +11,13 @@
  * (LINE defaults to "GUEST-RESULT: FAIL hang") to standard output, asks
  * the kernel for a list of blocked tasks (sysrq 'w') and powers the
  * machine off at once (sysrq 'o').  It exits 0 when PID is gone.
+ *
+ * Before powering off it prints each FILE, for the post-mortem (memory
+ * pressure, meminfo, the server's thread states and kernel stacks): they
+ * are opened at start, except a FILE written as @PATH, opened only when
+ * the watchdog fires (a file that is replaced by rename, such as the
+ * server's statistics).  It raises the console log level first, so that
+ * the kernel's blocked-task list reaches the console too.
  *
  * A watchdog that needs memory cannot report that memory ran out: it is
  * linked statically, locks all its pages, runs at real-time priority,
@@ -120,6 +127,53 @@ user_time (const char *text)
   return p ? strtoull (p + 1, NULL, 10) : 0;
 }
 
+#define MAXIMUM_DUMPS 256
+static int dump_fds[MAXIMUM_DUMPS];
+static const char *dump_names[MAXIMUM_DUMPS];
+static size_t dump_count;
+
+static void
+write_all (const char *text, size_t length)
+{
+  while (length > 0) {
+    const ssize_t r = write (STDOUT_FILENO, text, length);
+    if (r == -1 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return;
+    text += r;
+    length -= r;
+  }
+}
+
+/* Print the FILEs of the command line, each headed by its name: those
+ * opened at start, or (LATE) the @PATH ones. */
+static void
+dump_files (bool late)
+{
+  for (size_t i = 0; i < dump_count; i++) {
+    int fd = dump_fds[i];
+    ssize_t n;
+
+    if ((dump_names[i][0] == '@') != late)
+      continue;
+    if (late)
+      fd = open (dump_names[i] + 1, O_RDONLY | O_CLOEXEC);
+    write_all ("WATCHDOG-FILE: ", 15);
+    write_all (dump_names[i], strlen (dump_names[i]));
+    write_all ("\n", 1);
+    if (fd == -1) {
+      write_all ("(cannot open)\n", 14);
+      continue;
+    }
+    n = read_file (fd, vmstat_buffer, sizeof vmstat_buffer);
+    if (n > 0)
+      write_all (vmstat_buffer, n);
+    else
+      write_all ("(cannot read)\n", 14);
+  }
+}
+
 static void
 say (const char *text)
 {
@@ -141,7 +195,7 @@ main (int argc, char *argv[])
 
   if (argc < 3 || (pid = strtol (argv[1], NULL, 10)) <= 0 ||
       (limit = strtol (argv[2], NULL, 10)) <= 0) {
-    say ("usage: watchdog PID SECONDS [LINE]\n");
+    say ("usage: watchdog PID SECONDS [LINE [FILE...]]\n");
     return 2;
   }
   /* Everything it will need, now. */
@@ -160,6 +214,12 @@ main (int argc, char *argv[])
     say ("watchdog: cannot open /proc/vmstat, /proc/PID/stat or "
          "/proc/sysrq-trigger: run it as root in the guest\n");
     return 2;
+  }
+  for (int i = 4; i < argc && dump_count < MAXIMUM_DUMPS; i++) {
+    dump_names[dump_count] = argv[i];
+    dump_fds[dump_count] = argv[i][0] == '@' ? -1 :
+      open (argv[i], O_RDONLY | O_CLOEXEC);
+    dump_count++;
   }
   adj_fd = open ("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
   if (adj_fd >= 0) {
@@ -210,8 +270,14 @@ main (int argc, char *argv[])
   append_number (pswpin);
   append (")\n");
   (void) !write (STDOUT_FILENO, message, message_length);
+  dump_files (false);
+  /* Log level 9: the blocked tasks' stacks are printed at KERN_INFO. */
+  (void) !write (sysrq_fd, "9", 1);
   (void) !write (sysrq_fd, "w", 1);
   nanosleep (&second, NULL);
+  /* Last: opening a file on tmpfs may wait for a swap-in that never
+   * comes (the host then stops the guest when its console falls silent). */
+  dump_files (true);
   (void) !write (STDOUT_FILENO, message, message_length);
   (void) !write (sysrq_fd, "o", 1);
   for (;;)
