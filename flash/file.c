@@ -422,7 +422,7 @@ vswap_file_medium_open (const char *path,
                              path, err) < 0)
     goto fail;
 
-  vswap_io_pool_init (&f->io, f->fd);
+  vswap_io_pool_init (&f->io, f->fd, !options->avoid_io_uring);
   f->medium.operations = &file_operations;
   snprintf (f->medium.description, sizeof f->medium.description,
             "%s (%s, %s, %s%s)", path,

@@ -52,7 +52,7 @@ probe_ops (struct io_uring *uring)
 }
 
 void
-vswap_io_pool_init (struct vswap_io_pool *pool, int fd)
+vswap_io_pool_init (struct vswap_io_pool *pool, int fd, bool use_io_uring)
 {
   const char *off = getenv ("VSWAP_NO_IO_URING");
   unsigned i;
@@ -60,7 +60,7 @@ vswap_io_pool_init (struct vswap_io_pool *pool, int fd)
 
   memset (pool, 0, sizeof *pool);
   pool->fd = fd;
-  if (off && *off && strcmp (off, "0") != 0)
+  if (!use_io_uring || (off && *off && strcmp (off, "0") != 0))
     return;
 
   for (i = 0; i < VSWAP_IO_POOL_RINGS; i++) {

@@ -37,9 +37,11 @@ struct vswap_io_pool {
 
 /* Set POOL up for FD.  Never fails: if io_uring cannot be used (seccomp,
  * sysctl kernel.io_uring_disabled, old kernel) it warns once per process
- * on stderr and uses pread/pwrite.  The environment variable
- * VSWAP_NO_IO_URING=1 asks for pread/pwrite without a warning. */
-void vswap_io_pool_init (struct vswap_io_pool *pool, int fd);
+ * on stderr and uses pread/pwrite.  USE_IO_URING false, or the
+ * environment variable VSWAP_NO_IO_URING=1, asks for pread/pwrite without
+ * a warning. */
+void vswap_io_pool_init (struct vswap_io_pool *pool, int fd,
+                         bool use_io_uring);
 
 /* Read or write exactly LENGTH bytes at OFFSET, looping over short
  * transfers.  Returns 0, or a negative errno (-EIO if the file ends

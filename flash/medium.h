@@ -81,6 +81,11 @@ struct vswap_medium_options {
   uint32_t write_unit;          /* override the detected write unit */
   bool read_only;
   bool buffered;                /* do not try O_DIRECT */
+  /* pread/pwrite, not io_uring: a thread's first io_uring call, and a
+   * request the kernel hands to an io-wq worker, allocate in the kernel
+   * (task contexts, new worker threads), which a swap server must not
+   * need once memory is short. */
+  bool avoid_io_uring;
 };
 
 /* Open the medium named by SPEC: "memory:SIZE" for a RAM medium (tests),

@@ -571,7 +571,7 @@ vswap_zoned_medium_open (const char *path,
                              err) < 0)
     goto fail;
 
-  vswap_io_pool_init (&z->io, z->fd);
+  vswap_io_pool_init (&z->io, z->fd, !options->avoid_io_uring);
   z->medium.operations = &zoned_operations;
   human (z->zone_size, zone_text, sizeof zone_text);
   snprintf (z->medium.description, sizeof z->medium.description,

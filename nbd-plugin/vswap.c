@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -34,6 +35,7 @@
 #include <nbdkit-plugin.h>
 
 #include "medium.h"
+#include "prefault.h"
 #include "pressure-guard.h"
 #include "store.h"
 #include "trace.h"
@@ -65,6 +67,7 @@ static char *statsfile_tmp;             /* statsfile.tmp, renamed over it */
 static unsigned io_contexts = 16;
 static bool lock_memory = true;
 static bool buffered;
+static bool io_uring;                   /* io-uring= */
 /* buffer=: the write-back buffer file, or a directory ending in '/' for
  * vswap-UUID.buffer; NULL for none.  The default directory is used only
  * if it exists. */
@@ -126,12 +129,20 @@ static atomic_flag io_flusher_warned = ATOMIC_FLAG_INIT;
  * worker threads nbdkit creates for each connection; but nbdkit offers no
  * hook where it creates them, so each thread also checks the first time
  * it enters a callback, in case it escaped (one predictable branch). */
+static void prefault_memory (void);
+
 static inline void
 mark_io_thread (void)
 {
   if (__builtin_expect (thread_marked, true))
     return;
   thread_marked = true;
+  /* A new thread: its stack, and the malloc arena it may have made, are
+   * not faulted in yet. */
+  if (lock_memory) {
+    prefault_this_stack ();
+    prefault_memory ();
+  }
 
   if (prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) == -1 &&
       !atomic_flag_test_and_set (&io_flusher_warned)) {
@@ -349,6 +360,10 @@ vswap_config (const char *key, const char *value)
     if (parse_yes_no (key, value, &buffered) == -1)
       return -1;
   }
+  else if (strcmp (key, "io-uring") == 0) {
+    if (parse_yes_no (key, value, &io_uring) == -1)
+      return -1;
+  }
   else if (strcmp (key, "pressure-guard") == 0) {
     if (parse_yes_no (key, value, &pressure_guard) == -1)
       return -1;
@@ -413,6 +428,8 @@ vswap_config_complete (void)
   "io-contexts=<N>      Requests served at once (default 16).\n" \
   "lock-memory=yes|no   Lock the server's memory (default yes).\n" \
   "buffered=yes|no      Do not use O_DIRECT on the medium (default no).\n" \
+  "io-uring=yes|no      io_uring rather than pread/pwrite on the medium\n" \
+  "                     (default no: a swap server must not allocate).\n" \
   "buffer=PATH|DIR/|none\n" \
   "                     Keep unwritten pages in this tmpfs file, so that\n" \
   "                     a killed server loses none (default " \
@@ -465,6 +482,7 @@ vswap_get_ready (void)
 {
   struct vswap_medium_options medium_options = {
     .buffered = buffered,
+    .avoid_io_uring = !io_uring,
   };
   struct vswap_open_options open_options = {
     .readtrim = readtrim,
@@ -582,10 +600,17 @@ write_statistics (void)
   }
   /* The plugin's own counter, inside the core's object. */
   if (n > 0 && statistics_json[n - 1] == '}') {
+    struct pressure_guard_counters guard;
+    pressure_guard_counters (&guard);
     const int m = snprintf (statistics_json + n - 1,
                             sizeof statistics_json - n,
-                            ",\"pressure_guard_firings\":%" PRIu64 "}",
-                            pressure_guard_firings ());
+                            ",\"pressure_guard_firings\":%" PRIu64
+                            ",\"pressure_guard_events\":%" PRIu64
+                            ",\"pressure_guard_skipped\":%" PRIu64
+                            ",\"pressure_guard_skipped_free_kib\":%" PRIu64
+                            "}",
+                            guard.firings, guard.events, guard.skipped,
+                            guard.skipped_free_kib);
     if (m < 0 || (size_t) m >= sizeof statistics_json - n) {
       problem = "statistics do not fit the buffer";
       e = ENOBUFS;
@@ -688,6 +713,30 @@ arm_pressure_guard (void)
                   "with CAP_SYS_RESOURCE", error_text (adj_error));
 }
 
+/* Fault in all the process's memory (see prefault.h); one thread at a
+ * time, as the walk uses a static buffer. */
+static void
+prefault_memory (void)
+{
+  static pthread_mutex_t prefault_lock = PTHREAD_MUTEX_INITIALIZER;
+  struct prefault_report report;
+  int r;
+
+  pthread_mutex_lock (&prefault_lock);
+  r = prefault_process_memory (&report);
+  pthread_mutex_unlock (&prefault_lock);
+  if (r < 0)
+    nbdkit_error ("warning: lock-memory=yes: cannot read /proc/self/maps "
+                  "(%s): memory is faulted in as it is used, perhaps while "
+                  "memory is short", error_text (-r));
+  else
+    nbdkit_debug ("vswap: faulted in %u mappings (%u of them stacks, their "
+                  "top %u KiB), %" PRIu64 " KiB; %u left alone",
+                  report.mappings, report.stacks,
+                  PREFAULT_STACK_BYTES / 1024, report.bytes / 1024,
+                  report.skipped);
+}
+
 /* After nbdkit's fork: memory locks and threads do not survive fork. */
 static int
 vswap_after_fork (void)
@@ -710,7 +759,17 @@ vswap_after_fork (void)
                   : "this needs Linux 4.4 or later");
   }
 
-  /* Every thread nbdkit creates from now on inherits the flag. */
+  /* glibc gives memory back to the kernel when enough is free at the top
+   * of a heap, and serves large requests with fresh mmaps: both mean a
+   * page allocated again later, on the I/O path.  A swap server keeps
+   * what it once had. */
+  if (lock_memory) {
+    mallopt (M_TRIM_THRESHOLD, INT_MAX);
+    mallopt (M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  }
+
+  /* Every thread nbdkit creates from now on inherits the flag (and the
+   * main thread faults in the store's memory, see prefault.h). */
   mark_io_thread ();
 
   /* After the flag: the collector writes to the medium too. */
@@ -740,6 +799,10 @@ vswap_after_fork (void)
     }
     statistics_thread_running = true;
   }
+  /* Again, now that the collector, the guard and the statistics thread
+   * have their stacks. */
+  if (lock_memory)
+    prefault_memory ();
   return 0;
 }
 
