@@ -34,8 +34,16 @@ static alignas (4096) unsigned char guard_stack[STACK_SIZE];
 /* /proc/meminfo is about 1.5 KiB. */
 static char meminfo[8192];
 
+/* The wedge: every task stalled on memory for most of WEDGE_SECONDS
+ * seconds in a row while the server answered no request at all. */
+#define WEDGE_SECONDS 5
+#define WEDGE_STALL_PERCENT 80
+
 static int trigger_fd = -1;             /* /proc/pressure/memory */
+static int totals_fd = -1;              /* the same, to read its totals */
+static char totals[256];
 static int meminfo_fd = -1;             /* /proc/meminfo */
+static const atomic_uint_fast64_t *requests;    /* the server's progress */
 static uint64_t free_limit_kib;         /* 2 x vm.min_free_kbytes */
 static int sysrq_fd = -1;               /* /proc/sysrq-trigger */
 static int stop_fd = -1;                /* eventfd: wakes the thread to stop */
@@ -48,6 +56,7 @@ static atomic_uint_fast64_t firings;
 static atomic_uint_fast64_t events;
 static atomic_uint_fast64_t skipped;
 static atomic_uint_fast64_t skipped_free_kib;
+static atomic_uint_fast64_t wedges;
 
 static long long
 now_ns (void)
@@ -58,12 +67,12 @@ now_ns (void)
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* MemFree of /proc/meminfo in KiB, or UINT64_MAX if unreadable.  The
- * file stays open: the kernel keeps its buffer between reads. */
+/* The value in KiB of KEY ("MemFree:") in /proc/meminfo, or UINT64_MAX
+ * if unreadable.  The file stays open: the kernel keeps its buffer
+ * between reads. */
 static uint64_t
-free_kib (void)
+meminfo_kib (const char *key)
 {
-  static const char key[] = "MemFree:";
   ssize_t n;
   char *p;
 
@@ -74,17 +83,51 @@ free_kib (void)
   p = strstr (meminfo, key);
   if (p == NULL)
     return UINT64_MAX;
-  return strtoull (p + sizeof key - 1, NULL, 10);
+  return strtoull (p + strlen (key), NULL, 10);
 }
 
-/* The firing path.  DRY_RUN runs all of it but the write, once when the
- * thread starts, so that its code and stack pages have been faulted in
- * (and locked) before the day they are needed. */
+/* The "full" stall total of /proc/pressure/memory in microseconds, or
+ * UINT64_MAX if unreadable. */
+static uint64_t
+full_stall_us (void)
+{
+  ssize_t n;
+  char *p;
+
+  n = pread (totals_fd, totals, sizeof totals - 1, 0);
+  if (n <= 0)
+    return UINT64_MAX;
+  totals[n] = '\0';
+  p = strstr (totals, "full ");
+  if (p)
+    p = strstr (p, "total=");
+  if (p == NULL)
+    return UINT64_MAX;
+  return strtoull (p + 6, NULL, 10);
+}
+
 static void
-fire (bool dry_run, long long *last_ns)
+oom_kill (long long t, long long *last_ns)
+{
+  ssize_t r;
+
+  *last_ns = t;
+  /* 'f': the kernel's OOM killer picks and kills a task now (from a
+   * work item: this write returns at once and allocates nothing). */
+  do
+    r = write (sysrq_fd, "f", 1);
+  while (r == -1 && errno == EINTR);
+  atomic_fetch_add (&firings, 1);
+}
+
+/* A trigger event: the stall passed the limit within the last window.
+ * DRY_RUN runs all of it but the write, once when the thread starts, so
+ * that its code and stack pages have been faulted in (and locked) before
+ * the day they are needed. */
+static void
+on_trigger (bool dry_run, long long *last_ns)
 {
   const long long t = now_ns ();
-  ssize_t r;
 
   if (!dry_run)
     atomic_fetch_add (&events, 1);
@@ -94,7 +137,7 @@ fire (bool dry_run, long long *last_ns)
    * memory.max stalls it too, with plenty of memory free, and must be
    * left to its cgroup.  Only when free memory is down at the kernel's
    * watermarks is the machine as a whole out of memory. */
-  const uint64_t free_now = free_kib ();
+  const uint64_t free_now = meminfo_kib ("MemFree:");
   if (dry_run)
     return;
   if (free_now >= free_limit_kib) {
@@ -102,13 +145,54 @@ fire (bool dry_run, long long *last_ns)
     atomic_store (&skipped_free_kib, free_now);
     return;
   }
-  *last_ns = t;
-  /* 'f': the kernel's OOM killer picks and kills a task now (from a
-   * work item: this write returns at once and allocates nothing). */
-  do
-    r = write (sysrq_fd, "f", 1);
-  while (r == -1 && errno == EINTR);
-  atomic_fetch_add (&firings, 1);
+  oom_kill (t, last_ns);
+}
+
+/* Once a second: is the swap path wedged?  Free memory is no guide then
+ * (seen: 3.6 to 6 MiB free, much of it in a zone ordinary allocations may
+ * not use, while a server thread spun in reclaim), and the kernel may
+ * stop sending trigger events for a stall that never changes.  What
+ * tells is that every task has been stalled for seconds while the server
+ * answered nothing: no swap I/O is going on.  A workload stalled in its
+ * own cgroup still swaps through the server, so it is left alone. */
+struct wedge_watch {
+  long long sample_ns;
+  uint64_t stall_us;
+  uint64_t requests;
+  unsigned stalled_seconds;
+};
+
+static void
+watch_wedge (struct wedge_watch *w, bool dry_run, long long *last_ns)
+{
+  const long long t = now_ns ();
+  const uint64_t stall = full_stall_us ();
+  const uint64_t served = requests ? atomic_load (requests) : 0;
+
+  if (dry_run || w->sample_ns == 0 || stall == UINT64_MAX) {
+    w->sample_ns = t;
+    w->stall_us = stall;
+    w->requests = served;
+    return;
+  }
+  if (t - w->sample_ns < 1000000000LL)
+    return;
+  const uint64_t elapsed_us = (uint64_t) (t - w->sample_ns) / 1000;
+  const bool stalled = stall >= w->stall_us &&
+    (stall - w->stall_us) * 100 >= elapsed_us * WEDGE_STALL_PERCENT;
+  if (stalled && requests && served == w->requests)
+    w->stalled_seconds++;
+  else
+    w->stalled_seconds = 0;
+  w->sample_ns = t;
+  w->stall_us = stall;
+  w->requests = served;
+  if (w->stalled_seconds >= WEDGE_SECONDS &&
+      (*last_ns == 0 || t - *last_ns >= MINIMUM_INTERVAL_NS)) {
+    w->stalled_seconds = 0;
+    atomic_fetch_add (&wedges, 1);
+    oom_kill (t, last_ns);
+  }
 }
 
 static void *
@@ -119,23 +203,27 @@ guard_main (void *arg)
     { .fd = stop_fd, .events = POLLIN },
   };
   long long last_ns = 0;
+  struct wedge_watch wedge = { 0 };
 
-  fire (true, &last_ns);
+  on_trigger (true, &last_ns);
+  watch_wedge (&wedge, true, &last_ns);
   for (;;) {
-    const int n = poll (fds, 2, -1);
+    /* Woken by the trigger, or every half second to watch for a wedge. */
+    const int n = poll (fds, 2, 500);
 
     if (n == -1) {
       if (errno == EINTR)
         continue;
       break;
     }
-    if (fds[1].revents)
+    if (n > 0 && fds[1].revents)
       break;
     /* POLLERR: the trigger is gone (the file was closed under us). */
-    if (fds[0].revents & POLLERR)
+    if (n > 0 && (fds[0].revents & POLLERR))
       break;
-    if (fds[0].revents & POLLPRI)
-      fire (false, &last_ns);
+    if (n > 0 && (fds[0].revents & POLLPRI))
+      on_trigger (false, &last_ns);
+    watch_wedge (&wedge, false, &last_ns);
   }
   return arg;
 }
@@ -186,6 +274,9 @@ close_all (void)
   meminfo_fd = -1;
   if (trigger_fd >= 0)
     close (trigger_fd);
+  if (totals_fd >= 0)
+    close (totals_fd);
+  totals_fd = -1;
   if (sysrq_fd >= 0)
     close (sysrq_fd);
   if (stop_fd >= 0)
@@ -194,7 +285,9 @@ close_all (void)
 }
 
 int
-pressure_guard_start (unsigned stall_ms, const char **what, int *adj_error)
+pressure_guard_start (unsigned stall_ms,
+                      const atomic_uint_fast64_t *requests_served,
+                      const char **what, int *adj_error)
 {
   char trigger[64];
   pthread_attr_t attr;
@@ -224,6 +317,11 @@ pressure_guard_start (unsigned stall_ms, const char **what, int *adj_error)
     if (write (trigger_fd, trigger, n + 1) == -1)
       goto fail;
   }
+
+  totals_fd = open ("/proc/pressure/memory", O_RDONLY | O_CLOEXEC);
+  if (totals_fd == -1)
+    goto fail;
+  requests = requests_served;
 
   *what = "/proc/meminfo";
   meminfo_fd = open ("/proc/meminfo", O_RDONLY | O_CLOEXEC);
@@ -292,4 +390,5 @@ pressure_guard_counters (struct pressure_guard_counters *counters)
   counters->events = atomic_load (&events);
   counters->skipped = atomic_load (&skipped);
   counters->skipped_free_kib = atomic_load (&skipped_free_kib);
+  counters->wedges = atomic_load (&wedges);
 }

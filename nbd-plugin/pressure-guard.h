@@ -14,13 +14,19 @@
  * whole, not one cgroup, is out of memory), writes 'f' to
  * /proc/sysrq-trigger: the
  * kernel's OOM killer kills the biggest task.  The server itself has
- * oom_score_adj -1000, so that task is the workload.  Everything the
+ * oom_score_adj -1000, so that task is the workload.
+ *
+ * It also fires, whatever memory is free, when the swap path is wedged:
+ * every task stalled on memory for 80% of each of 5 seconds in a row
+ * while the server answered no request (REQUESTS_SERVED, a counter the
+ * server increments, did not move).  Everything the
  * guard needs when it fires (the two file descriptors, its thread and
  * stack) is made when it is armed: firing allocates nothing.
  */
 #ifndef VSWAP_PRESSURE_GUARD_H
 #define VSWAP_PRESSURE_GUARD_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* PSI window of the trigger in microseconds: the stall is measured over
@@ -31,14 +37,15 @@
  * 300 ms of the last second.  See nbdkit-vswap-plugin(1) for the reason. */
 #define PRESSURE_GUARD_DEFAULT_STALL_MS 300
 
-/* Arm the guard: open the trigger ("full STALL WINDOW") and
+/* Arm the guard: open the trigger ("full STALL WINDOW"), its totals and
  * /proc/sysrq-trigger, set this process's oom_score_adj as low as it is
  * allowed, and start the watching thread.  Returns 0, or -errno with
  * *what naming the step that failed (nothing is left armed then).  A
  * failed oom_score_adj is not a failure: *adj_error is set to its errno
  * (0 when it worked) and the guard runs anyway. */
-int pressure_guard_start (unsigned stall_ms, const char **what,
-                          int *adj_error);
+int pressure_guard_start (unsigned stall_ms,
+                          const atomic_uint_fast64_t *requests_served,
+                          const char **what, int *adj_error);
 
 /* Disarm: stop the thread and close the files.  Safe when not armed. */
 void pressure_guard_stop (void);
@@ -52,6 +59,7 @@ struct pressure_guard_counters {
   uint64_t events;              /* trigger events (stalls over the limit) */
   uint64_t skipped;             /* events left alone: memory was free */
   uint64_t skipped_free_kib;    /* MemFree at the last one left alone */
+  uint64_t wedges;              /* firings for a wedge (see below) */
 };
 void pressure_guard_counters (struct pressure_guard_counters *counters);
 

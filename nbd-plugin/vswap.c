@@ -123,6 +123,9 @@ static __thread bool thread_marked
   __attribute__ ((tls_model ("initial-exec")));
 static atomic_flag io_flusher_warned = ATOMIC_FLAG_INIT;
 
+/* Requests answered: the pressure guard's sign that swap still moves. */
+static atomic_uint_fast64_t requests_served;
+
 /* PR_SET_IO_FLUSHER keeps a thread's allocations from recursing into
  * reclaim, i.e. into swapping to us.  The flag is inherited by threads
  * created afterwards, so marking the main thread in .after_fork covers the
@@ -131,6 +134,10 @@ static atomic_flag io_flusher_warned = ATOMIC_FLAG_INIT;
  * it enters a callback, in case it escaped (one predictable branch). */
 static void prefault_memory (void);
 
+/* The kernel's nbd client sends requests of at most 128 KiB (its
+ * max_sectors); 1 MiB leaves room for larger ones and for realloc's copy. */
+#define REQUEST_BUFFER_ROOM (1024 * 1024)
+
 static inline void
 mark_io_thread (void)
 {
@@ -138,8 +145,16 @@ mark_io_thread (void)
     return;
   thread_marked = true;
   /* A new thread: its stack, and the malloc arena it may have made, are
-   * not faulted in yet. */
+   * not faulted in yet.  nbdkit reads each request into a per-thread
+   * buffer that it reallocs when a larger request comes: make room for
+   * that in this thread's arena now (glibc keeps what is freed, see
+   * .after_fork), so that the buffer grows into memory already there. */
   if (lock_memory) {
+    void *volatile room = malloc (REQUEST_BUFFER_ROOM);
+    if (room) {
+      memset (room, 0, REQUEST_BUFFER_ROOM);
+      free (room);
+    }
     prefault_this_stack ();
     prefault_memory ();
   }
@@ -154,6 +169,14 @@ mark_io_thread (void)
                   e == EPERM ? "run nbdkit with CAP_SYS_RESOURCE"
                   : "this needs Linux 5.6 or later");
   }
+}
+
+/* Every callback that serves a request starts here. */
+static inline void
+begin_request (void)
+{
+  atomic_fetch_add_explicit (&requests_served, 1, memory_order_relaxed);
+  mark_io_thread ();
 }
 
 static void write_statistics (void);
@@ -608,9 +631,9 @@ write_statistics (void)
                             ",\"pressure_guard_events\":%" PRIu64
                             ",\"pressure_guard_skipped\":%" PRIu64
                             ",\"pressure_guard_skipped_free_kib\":%" PRIu64
-                            "}",
+                            ",\"pressure_guard_wedges\":%" PRIu64 "}",
                             guard.firings, guard.events, guard.skipped,
-                            guard.skipped_free_kib);
+                            guard.skipped_free_kib, guard.wedges);
     if (m < 0 || (size_t) m >= sizeof statistics_json - n) {
       problem = "statistics do not fit the buffer";
       e = ENOBUFS;
@@ -693,8 +716,8 @@ arm_pressure_guard (void)
 {
   const char *what;
   int adj_error;
-  const int r = pressure_guard_start (pressure_guard_stall_ms, &what,
-                                      &adj_error);
+  const int r = pressure_guard_start (pressure_guard_stall_ms,
+                                      &requests_served, &what, &adj_error);
 
   if (r < 0) {
     nbdkit_error ("warning: pressure-guard=yes: %s: %s: under global memory "
@@ -823,7 +846,7 @@ vswap_cleanup (void)
 static void *
 vswap_open (int readonly)
 {
-  mark_io_thread ();
+  begin_request ();
   /* All state is the store's; connections share it. */
   return NBDKIT_HANDLE_NOT_NEEDED;
 }
@@ -831,7 +854,7 @@ vswap_open (int readonly)
 static int64_t
 vswap_get_size (void *handle)
 {
-  mark_io_thread ();
+  begin_request ();
   return vswap_store_size (store);
 }
 
@@ -906,7 +929,7 @@ vswap_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
 {
   int r;
 
-  mark_io_thread ();
+  begin_request ();
   r = vswap_store_read (store, buf, count, offset);
   if (r < 0)
     return fail ("read", count, offset, r);
@@ -921,7 +944,7 @@ vswap_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
 {
   int r;
 
-  mark_io_thread ();
+  begin_request ();
   r = vswap_store_write (store, buf, count, offset,
                          (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
@@ -935,7 +958,7 @@ vswap_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
   int r;
 
-  mark_io_thread ();
+  begin_request ();
   r = vswap_store_trim (store, count, offset, (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
     return fail ("trim", count, offset, r);
@@ -950,7 +973,7 @@ vswap_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
   int r;
 
-  mark_io_thread ();
+  begin_request ();
   r = vswap_store_zero (store, count, offset, (flags & NBDKIT_FLAG_FUA) != 0);
   if (r < 0)
     return fail ("zero", count, offset, r);
@@ -963,7 +986,7 @@ vswap_flush (void *handle, uint32_t flags)
 {
   int r;
 
-  mark_io_thread ();
+  begin_request ();
   r = vswap_store_flush (store);
   if (r < 0) {
     nbdkit_error ("flush: %s", error_text (-r));
@@ -1027,7 +1050,7 @@ vswap_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
   };
   int r;
 
-  mark_io_thread ();
+  begin_request ();
   r = vswap_store_extents (store, count, offset, add_extent, &ctx);
   if (ctx.error) {
     nbdkit_set_error (ctx.error);
