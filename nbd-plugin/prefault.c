@@ -13,6 +13,9 @@
 
 #include "prefault.h"
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -28,6 +31,7 @@ struct mapping {
   uintptr_t start, end;
   char permissions[5];
   bool is_main_stack;
+  bool is_special;              /* [vvar], [vdso], [vsyscall] */
 };
 
 static long page_size;
@@ -50,24 +54,31 @@ parse_line (const char *line, struct mapping *m)
   memcpy (m->permissions, p + 1, 4);
   m->permissions[4] = '\0';
   m->is_main_stack = strstr (p, "[stack]") != NULL;
+  m->is_special = strstr (p, "[vvar]") || strstr (p, "[vdso]") ||
+    strstr (p, "[vsyscall]");
   return true;
 }
 
-/* Write-fault [START, END): every page present, writable and (under
- * mlockall) locked.  Returns false if it could not. */
+/* Fault in [START, END): every page present and (under mlockall)
+ * locked; WRITE: writable too.  Returns false if it could not. */
 static bool
-populate (uintptr_t start, uintptr_t end)
+populate (uintptr_t start, uintptr_t end, bool write)
 {
   if (populate_works == -1)
     /* Before Linux 5.14 the advice is unknown: EINVAL on any range. */
     populate_works = madvise (probe_page, sizeof probe_page,
                               MADV_POPULATE_WRITE) == 0;
   if (populate_works)
-    return madvise ((void *) start, end - start, MADV_POPULATE_WRITE) == 0;
+    return madvise ((void *) start, end - start,
+                    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0;
   /* Adding 0 atomically writes each page without changing what another
    * thread may be writing there at the same moment. */
-  for (uintptr_t a = start; a < end; a += page_size)
-    __atomic_fetch_add ((volatile uint8_t *) a, 0, __ATOMIC_RELAXED);
+  for (uintptr_t a = start; a < end; a += page_size) {
+    if (write)
+      __atomic_fetch_add ((volatile uint8_t *) a, 0, __ATOMIC_RELAXED);
+    else
+      (void) *(volatile const uint8_t *) a;
+  }
   return true;
 }
 
@@ -79,8 +90,25 @@ fault_in (const struct mapping *m, const struct mapping *previous,
   bool stack = m->is_main_stack;
   uintptr_t start = m->start;
 
-  if (m->permissions[0] != 'r' || m->permissions[1] != 'w')
+  if (m->permissions[0] != 'r')
     return;
+  /* Code and read-only data: on a tmpfs (an initramfs) their pages are
+   * swapped out like any other, and a thread that runs code not run
+   * since the fork would wait for a swap-in from the very device it
+   * serves (seen in the guest: shmem_swapin_folio from a page fault).
+   * Locked once present. */
+  if (m->permissions[1] != 'w') {
+    const uint64_t limit = m->permissions[2] == 'x'
+      ? PREFAULT_MAXIMUM_MAPPING : PREFAULT_MAXIMUM_READ_ONLY_DATA;
+    if (m->end - m->start > limit || m->is_special ||
+        !populate (m->start, m->end, false)) {
+      report->skipped++;
+      return;
+    }
+    report->mappings++;
+    report->bytes += m->end - m->start;
+    return;
+  }
   if (!shared && previous && previous->end == m->start &&
       strcmp (previous->permissions, "---p") == 0 &&
       previous->end - previous->start <= MAXIMUM_GUARD_BYTES)
@@ -93,7 +121,7 @@ fault_in (const struct mapping *m, const struct mapping *previous,
     report->skipped++;
     return;
   }
-  if (!populate (start, m->end)) {
+  if (!populate (start, m->end, true)) {
     report->skipped++;
     return;
   }

@@ -17,7 +17,11 @@
  * private or shared writable mapping (MADV_POPULATE_WRITE, or an atomic
  * add of 0 to each page on kernels before 5.14), except thread stacks,
  * of which only the top PREFAULT_STACK_BYTES are faulted in: a stack is
- * 8 MiB of address space of which a request uses a few dozen KiB.
+ * 8 MiB of address space of which a request uses a few dozen KiB.  It
+ * read-faults code, and read-only data mappings up to
+ * PREFAULT_MAXIMUM_READ_ONLY_DATA: where the binaries live on tmpfs (an
+ * initramfs) their pages are swapped out like any other, and code not run
+ * since the fork would come back from the very device the server serves.
  * Mappings larger than PREFAULT_MAXIMUM_MAPPING are left alone: nbdkit
  * 1.32's own .bss is 192 MiB that it never writes, and faulting that in
  * would cost a small machine most of its RAM.  (The store's map, the
@@ -32,6 +36,9 @@
 
 #define PREFAULT_STACK_BYTES (256 * 1024)
 #define PREFAULT_MAXIMUM_MAPPING ((uint64_t) 64 << 20)
+/* ICU's 29 MiB of tables, which nbdkit links and never uses here, stay
+ * out. */
+#define PREFAULT_MAXIMUM_READ_ONLY_DATA ((uint64_t) 8 << 20)
 
 /* What prefault_process_memory did: mappings and bytes faulted in, and
  * mappings it could not (or would not) fault in. */

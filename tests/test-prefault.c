@@ -23,10 +23,10 @@
 #define KIB 1024u
 #define MIB (1024u * KIB)
 
-/* KiB of "Anonymous" in the smaps block of the mapping that starts at
- * ADDRESS, or -1 if there is none. */
+/* KiB of FIELD ("Anonymous:", "Rss:") in the smaps block of the mapping
+ * that starts at ADDRESS, or -1 if there is none. */
 static long
-anonymous_kib (const void *address)
+smaps_kib (const void *address, const char *field)
 {
   char head[32], line[256];
   FILE *f = fopen ("/proc/self/smaps", "r");
@@ -38,13 +38,19 @@ anonymous_kib (const void *address)
   while (fgets (line, sizeof line, f)) {
     if (strchr (line, '-') && strncmp (line, head, strlen (head)) == 0)
       in_block = true;
-    else if (in_block && strncmp (line, "Anonymous:", 10) == 0) {
-      kib = strtol (line + 10, NULL, 10);
+    else if (in_block && strncmp (line, field, strlen (field)) == 0) {
+      kib = strtol (line + strlen (field), NULL, 10);
       break;
     }
   }
   fclose (f);
   return kib;
+}
+
+static long
+anonymous_kib (const void *address)
+{
+  return smaps_kib (address, "Anonymous:");
 }
 
 /* Map LENGTH bytes between two PROT_NONE guards (so that the kernel
@@ -134,6 +140,34 @@ START_TEST (test_written_data_kept_and_huge_mappings_skipped)
 }
 END_TEST
 
+/* Code and read-only data are mapped in (and so, under mlockall,
+ * locked): a file mapped read-only and never touched has its pages
+ * mapped afterwards. */
+START_TEST (test_read_only_file_mapped_in)
+{
+  char path[] = "/var/tmp/vswap-test-prefault.XXXXXX";
+  const size_t length = 256 * KIB;
+  const int fd = mkstemp (path);
+  uint8_t *page = calloc (1, length);
+  struct prefault_report report;
+
+  ck_assert_int_ge (fd, 0);
+  ck_assert_ptr_nonnull (page);
+  memset (page, 0x5a, length);
+  ck_assert_int_eq (write (fd, page, length), (ssize_t) length);
+  free (page);
+  unlink (path);
+  uint8_t *p = mmap (NULL, length, PROT_READ, MAP_PRIVATE, fd, 0);
+  ck_assert_ptr_ne (p, MAP_FAILED);
+  close (fd);
+  ck_assert_int_eq (smaps_kib (p, "Rss:"), 0);
+  ck_assert_int_eq (prefault_process_memory (&report), 0);
+  ck_assert_int_eq (smaps_kib (p, "Rss:"), length / KIB);
+  ck_assert_int_eq (p[length - 1], 0x5a);
+  munmap (p, length);
+}
+END_TEST
+
 /* The calling thread's stack: the 256 KiB below its frame are present. */
 START_TEST (test_this_stack)
 {
@@ -174,6 +208,7 @@ main (void)
   tcase_add_test (tc, test_read_only_pages_become_private);
   tcase_add_test (tc, test_stacks_only_their_top);
   tcase_add_test (tc, test_written_data_kept_and_huge_mappings_skipped);
+  tcase_add_test (tc, test_read_only_file_mapped_in);
   tcase_add_test (tc, test_this_stack);
   suite_add_tcase (s, tc);
   runner = srunner_create (s);
