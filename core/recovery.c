@@ -195,6 +195,35 @@ struct verdicts {
   uint64_t *doubt;
 };
 
+/* Decode the record header at AT of a chunk of GENERATION and LENGTH
+ * bytes: false if it does not verify or its record would overrun the
+ * chunk.  Sets *REC and *SIZE. */
+static bool
+record_header_ok (const struct vswap_store *store, uint64_t generation,
+                  const uint8_t *chunk, uint32_t length, uint32_t at,
+                  struct vswap_record_header *rec, uint32_t *size)
+{
+  if (at + VSWAP_RECORD_HEADER_SIZE > length ||
+      !vswap_record_header_decode (chunk + at, store->seed, generation, rec))
+    return false;
+  *size = vswap_record_size (rec->payload_length, store->address_shift);
+  return at + *size <= round_up (length, 16);
+}
+
+/* Does the payload of the record REC at AT verify?  Tombstones carry no
+ * payload, and no payload checksum; a LIFETIME record's is seeded with
+ * page 0. */
+static bool
+record_payload_ok (const struct vswap_store *store, const uint8_t *chunk,
+                   uint32_t at, const struct vswap_record_header *rec)
+{
+  return rec->kind == VSWAP_RECORD_ZERO || rec->kind == VSWAP_RECORD_TRIM ||
+    vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
+                            rec->payload_length, store->seed,
+                            rec->kind == VSWAP_RECORD_LIFETIME ? 0
+                            : rec->logical_page) == rec->payload_checksum;
+}
+
 static void
 replay_chunk (struct vswap_store *store, struct replay *r,
               struct verdicts *v)
@@ -232,19 +261,15 @@ replay_chunk (struct vswap_store *store, struct replay *r,
   uint32_t at = vswap_chunk_records_start (store->address_shift);
   for (uint32_t i = 0; i < h.record_count; i++) {
     struct vswap_record_header rec;
-    if (at + VSWAP_RECORD_HEADER_SIZE > h.length ||
-        !vswap_record_header_decode (chunk + at, store->seed, h.generation,
-                                     &rec) ||
-        at + vswap_record_size (rec.payload_length, store->address_shift)
-        > round_up (h.length, 16)) {
+    uint32_t size;
+    if (!record_header_ok (store, h.generation, chunk, h.length, at, &rec,
+                           &size)) {
       report (store, "segment %" PRIu64 " offset %" PRIu32 ": %s record "
               "header; the rest of this chunk (%" PRIu32 " records) is "
               "skipped", r->segment, offset + at,
               suspect ? "torn or damaged" : "damaged", h.record_count - i);
       break;
     }
-    const uint32_t size = vswap_record_size (rec.payload_length,
-                                             store->address_shift);
     if ((uint64_t) rec.logical_page + rec.count > store->pages) {
       report (store, "segment %" PRIu64 " offset %" PRIu32 ": record for "
               "page %" PRIu32 " is beyond the logical size; ignored",
@@ -252,10 +277,7 @@ replay_chunk (struct vswap_store *store, struct replay *r,
       at += size;
       continue;
     }
-    if (!body_ok &&
-        vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
-                                rec.payload_length, store->seed,
-                                rec.logical_page) != rec.payload_checksum) {
+    if (!body_ok && !record_payload_ok (store, chunk, at, &rec)) {
       const uint32_t address =
         (uint32_t) ((base + offset + at) >> store->address_shift);
       if (suspect && v->count < SUSPECTS &&
@@ -278,9 +300,7 @@ replay_chunk (struct vswap_store *store, struct replay *r,
                 "error", rec.logical_page, r->segment, offset + at);
     }
     if (rec.kind == VSWAP_RECORD_LIFETIME &&
-        vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
-                                rec.payload_length, store->seed, 0)
-        == rec.payload_checksum) {
+        record_payload_ok (store, chunk, at, &rec)) {
       vswap_lifetime_decode (store, chunk + at + VSWAP_RECORD_HEADER_SIZE,
                              rec.payload_length);
       store->lifetime_address =
@@ -361,18 +381,8 @@ record_ok (const struct vswap_store *store, uint64_t generation,
            uint32_t *size)
 {
   struct vswap_record_header rec;
-  if (at + VSWAP_RECORD_HEADER_SIZE > length ||
-      !vswap_record_header_decode (chunk + at, store->seed, generation, &rec))
-    return false;
-  *size = vswap_record_size (rec.payload_length, store->address_shift);
-  if (at + *size > round_up (length, 16))
-    return false;
-  /* Tombstones carry no payload, and no payload checksum. */
-  return rec.kind == VSWAP_RECORD_ZERO || rec.kind == VSWAP_RECORD_TRIM ||
-    vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
-                            rec.payload_length, store->seed,
-                            rec.kind == VSWAP_RECORD_LIFETIME ? 0
-                            : rec.logical_page) == rec.payload_checksum;
+  return record_header_ok (store, generation, chunk, length, at, &rec, size)
+    && record_payload_ok (store, chunk, at, &rec);
 }
 
 /* Replace the records of CHUNK that do not verify with those of COPY (the
