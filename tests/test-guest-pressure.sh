@@ -27,22 +27,14 @@
 # (watchdog seconds, 60), VSWAP_GUEST_KEEP=1 keeps the console logs.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/guest/common.sh"
 
 variant=${1-}
 case $variant in
   confined|global|baseline) ;;
   *) echo "usage: $0 confined|global|baseline" >&2; exit 2 ;;
 esac
-[ -z "${VSWAP_SANITIZERS-}" ] ||
-  skip "a sanitizer build: the guest's nbdkit cannot load an ASan plugin"
-command -v qemu-system-x86_64 >/dev/null ||
-  skip "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-[ -n "${VSWAP_PLUGIN-}" ] && [ -n "${VSWAP-}" ] && [ -n "${VSWAP_PAGE_VERIFIER-}" ] &&
-  [ -n "${VSWAP_GUEST_WATCHDOG-}" ] ||
-  fail "VSWAP_PLUGIN, VSWAP, VSWAP_PAGE_VERIFIER or VSWAP_GUEST_WATCHDOG is not set: run this through make check-pressure"
-guestdir=${VSWAP_GUEST_SCRIPTS:-$(cd "$(dirname "$0")" && pwd)/guest}
+guest_require VSWAP_PLUGIN VSWAP VSWAP_PAGE_VERIFIER VSWAP_GUEST_WATCHDOG
 
 runs=${VSWAP_PRESSURE_RUNS:-20}
 memory=${VSWAP_GUEST_MEMORY:-256}
@@ -60,33 +52,8 @@ fi
 server=vswap
 [ "$variant" = baseline ] && server=file
 
-workdir=$(mktemp -d "$PWD/guest-pressure-$variant.XXXXXX") || exit 1
-child=
-finish () {
-  local status=$?
-  trap '' INT TERM HUP
-  if [ -n "$child" ]; then
-    kill -TERM "$child" 2>/dev/null
-    wait "$child" 2>/dev/null
-  fi
-  if [ "${VSWAP_GUEST_KEEP-}" = 1 ]; then
-    echo "kept $workdir" >&2
-  else
-    rm -rf "$workdir"
-  fi
-  exit $status
-}
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-"$guestdir/build-guest" --out "$workdir" &
-child=$!
-wait $child
-status=$?
-child=
-[ $status = 0 ] || fail "build-guest exited $status (see above)"
+guest_workdir "pressure-$variant"
+guest_build
 
 t0=$(date +%s)
 first=1 boot=0

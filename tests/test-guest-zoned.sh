@@ -25,16 +25,8 @@
 # default 2; with 1 the store must share one segment between user data
 # and GC).
 set -u
-
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
-
-command -v qemu-system-x86_64 >/dev/null ||
-  skip "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-[ -n "${VSWAP_PLUGIN-}" ] || fail "VSWAP_PLUGIN is not set: run this through make check"
-[ -n "${VSWAP-}" ] || fail "VSWAP is not set: run this through make check"
-[ -n "${VSWAP_PAGE_VERIFIER-}" ] || fail "VSWAP_PAGE_VERIFIER is not set"
-guestdir=${VSWAP_GUEST_SCRIPTS:-$(cd "$(dirname "$0")" && pwd)/guest}
+. "$(dirname "$0")/guest/common.sh"
+guest_require VSWAP_PLUGIN VSWAP VSWAP_PAGE_VERIFIER
 qemu-system-x86_64 -device nvme-ns,help 2>/dev/null | grep -q zoned ||
   skip "this QEMU has no zoned NVMe namespaces (nvme-ns zoned=true, QEMU 6.0+)"
 
@@ -48,56 +40,24 @@ zone_mib=4
 zone_limit=${VSWAP_GUEST_ZONE_LIMIT:-2}
 budget=$(( zone_limit < 2 ? zone_limit : 2 ))
 
-workdir=$(mktemp -d "$PWD/guest-zoned.XXXXXX") || exit 1
-child=
-finish () {
-  local status=$?
-  trap '' INT TERM HUP
-  if [ -n "$child" ]; then
-    kill -TERM "$child" 2>/dev/null
-    wait "$child" 2>/dev/null
-  fi
-  if [ "${VSWAP_GUEST_KEEP-}" = 1 ]; then
-    echo "kept $workdir" >&2
-  else
-    rm -rf "$workdir"
-  fi
-  exit $status
-}
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-t0=$(date +%s)
-"$guestdir/build-guest" --out "$workdir" &
-child=$!
-wait $child
-status=$?
-child=
-[ $status = 0 ] || fail "build-guest exited $status (see above)"
-echo "build-guest: $(( $(date +%s) - t0 )) s"
+guest_workdir zoned
+guest_build
 
 # The zoned namespace: a sparse file on the host, 4 KiB blocks.  The
 # virtio disk run-guest always gives the guest stays small and unused.
 truncate -s $((zones * zone_mib))M "$workdir/zns.img" || exit 1
-"$guestdir/run-guest" --guest "$workdir" --log "$workdir/console.log" \
+guest_run "$guestdir/run-guest" --guest "$workdir" --log "$workdir/console.log" \
   --disk-size 16M --memory "$memory" --timeout "$timeout_s" --quiet \
   --append "vswap.mode=zoned vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.pagecluster=5" \
   -- -device nvme,id=nvme0,serial=vswap-zns \
   -drive "file=$workdir/zns.img,id=zns,format=raw,if=none,cache=unsafe" \
   -device "nvme-ns,drive=zns,bus=nvme0,nsid=1,logical_block_size=4096,physical_block_size=4096,zoned=true,zoned.zone_size=${zone_mib}M,zoned.max_open=$zone_limit,zoned.max_active=$zone_limit" \
-  > "$workdir/run.out" 2>&1 &
-child=$!
-wait $child
+  > "$workdir/run.out" 2>&1
 status=$?
-child=
 log=$workdir/console.log
 cat "$workdir/run.out"
 if [ $status != 0 ]; then
-  echo "---- the guest's console (last 100 lines) ----" >&2
-  tail -n 100 "$log" | tr -d '\r' >&2
-  [ $status = 77 ] && fail "run-guest skipped although qemu-system-x86_64 exists"
+  guest_console_tail $status 100
   fail "run-guest exited $status"
 fi
 
@@ -107,14 +67,12 @@ result=$(lines GUEST-RESULT: | tail -n 1)
 stats=$(lines GUEST-STATS: | tail -n 1)
 stats2=$(lines GUEST-STATS-LIFE2: | tail -n 1)
 stats3=$(lines GUEST-STATS-LIFE3: | tail -n 1)
-field () { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
-stat () { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 echo "zoned device:    $(lines GUEST-ZONED: | head -n 1)"
 lines GUEST-FORMAT: | grep -E 'medium:|segment size|segments:|open segments|geometry from' | sed 's/^ */format:          /'
 echo "pages verified:  $(field "$result" pages) ($mib MiB x $passes passes) in $(field "$result" seconds) s; kernel pswpout $(field "$result" pswpout), pswpin $(field "$result" pswpin)"
 for s in "$stats" "$stats2" "$stats3"; do
   [ -n "$s" ] || fail "the guest printed no plugin statistics"
-  echo "store:           host wrote $(stat "$s" host_write_pages) pages, media wrote $(stat "$s" media_write_bytes) bytes, discarded $(stat "$s" media_discard_bytes) bytes ($(stat "$s" segments_erased) segments erased = zone resets), gc $(stat "$s" gc_runs) runs, trims $(stat "$s" trim_requests), errors: io $(stat "$s" io_errors) checksum $(stat "$s" checksum_failures) enospc $(stat "$s" enospc_errors)"
+  echo "store:           host wrote $(json_number "$s" host_write_pages) pages, media wrote $(json_number "$s" media_write_bytes) bytes, discarded $(json_number "$s" media_discard_bytes) bytes ($(json_number "$s" segments_erased) segments erased = zone resets), gc $(json_number "$s" gc_runs) runs, trims $(json_number "$s" trim_requests), errors: io $(json_number "$s" io_errors) checksum $(json_number "$s" checksum_failures) enospc $(json_number "$s" enospc_errors)"
 done
 lines GUEST-ZONED: | tail -n +2 | sed 's/^/zones:           /'
 
@@ -123,9 +81,9 @@ lines GUEST-FORMAT: | grep -q 'zoned block device' || bad="$bad; format did not 
 lines GUEST-FORMAT: | grep -q "segment size: *$zone_mib MiB" || bad="$bad; the segment size is not the zone size"
 lines GUEST-FORMAT: | grep -q "open segments: *$budget (the medium allows $zone_limit)" || bad="$bad; the open-segment budget is not $budget"
 for s in "$stats" "$stats2" "$stats3"; do
-  [ "$(stat "$s" io_errors)" = 0 ] && [ "$(stat "$s" checksum_failures)" = 0 ] &&
-    [ "$(stat "$s" enospc_errors)" = 0 ] || bad="$bad; the store counted errors"
+  [ "$(json_number "$s" io_errors)" = 0 ] && [ "$(json_number "$s" checksum_failures)" = 0 ] &&
+    [ "$(json_number "$s" enospc_errors)" = 0 ] || bad="$bad; the store counted errors"
 done
-[ "$(stat "$stats" segments_erased)" -gt 0 ] 2>/dev/null || bad="$bad; no zone was reset"
+[ "$(json_number "$stats" segments_erased)" -gt 0 ] 2>/dev/null || bad="$bad; no zone was reset"
 [ -z "$bad" ] || fail "${bad#; }"
 echo "ok   $result"
