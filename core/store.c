@@ -40,11 +40,13 @@ read_buffer_size (const struct vswap_store *store)
   return round_up (MAX_PAGE_RECORD + 2 * store->read_unit, store->read_unit);
 }
 
+/* Room for RUN_PAGES records read in as many places, each read starting
+ * on a buffer alignment boundary. */
 static size_t
 run_buffer_size (const struct vswap_store *store)
 {
-  return round_up (RUN_PAGES * (size_t) MAX_PAGE_RECORD
-                   + 2 * store->read_unit, store->read_unit);
+  return RUN_PAGES * round_up (MAX_PAGE_RECORD + 2 * store->read_unit,
+                               VSWAP_MEDIUM_BUFFER_ALIGN);
 }
 
 static int
@@ -899,62 +901,99 @@ read_pages (struct vswap_store *store, struct io_context *ctx,
     pthread_rwlock_rdlock (&store->reuse_lock);
   pthread_mutex_unlock (&store->lock);
 
-  for (uint32_t i = 0; i < count && from_medium; ) {
-    const uint64_t generation = ctx->run_generation[i];
-    if (generation == 0) {
-      i++;
-      continue;
-    }
-    uint32_t offset;
-    const int segment = vswap_segment_of_address (store, ctx->run_address[i],
-                                                  &offset);
-    const uint64_t base = segment_offset (store, segment);
-    const uint64_t start = round_down (base + offset, store->read_unit);
-    uint64_t last = base + offset;
-    uint32_t j = i + 1;
-    for (; j < count && ctx->run_generation[j] == generation; j++) {
-      const uint64_t byte = ((uint64_t) ctx->run_address[j]
-                             << store->address_shift);
-      if (byte <= last || byte - last > max_record ||
-          round_up (byte + MAX_PAGE_RECORD, store->read_unit) - start
-          > run_buffer_size (store))
-        break;
-      last = byte;
-    }
-    uint64_t end = round_up (last + MAX_PAGE_RECORD, store->read_unit);
-    if (end > base + store->segment_size)
-      end = base + store->segment_size;
-    /* If the whole run fails, each page is tried alone: a bad sector
-     * should fail one page, not its neighbours. */
-    const int run = vswap_medium_read (store->medium, ctx->run_buffer,
-                                       end - start, start);
-    if (run == 0)
-      STAT_ADD (store, media_read_bytes, end - start);
-    for (uint32_t k = i; k < j; k++) {
-      const uint64_t byte = ((uint64_t) ctx->run_address[k]
-                             << store->address_shift);
-      uint8_t *page_out = out + (size_t) k * VSWAP_PAGE_SIZE;
-      int rk = -EIO;
-      if (run == 0) {
-        rk = decode_record (store, ctx, page + k, (uint32_t) (byte - base),
-                            generation, ctx->run_buffer + (byte - start),
-                            page_out);
-        if (rk < 0)
-          STAT_ADD (store, read_retries, 1);
+  /* Group the records into runs (records one after another in one
+   * segment), give each its place in run_buffer, and read all the runs
+   * at once: after random overwrites a sequential read finds its pages
+   * in many places, and reading them one after another made every
+   * request wait for each in turn. */
+  const size_t space = run_buffer_size (store);
+  uint32_t i = 0;
+  while (i < count && from_medium) {
+    struct vswap_medium_read reads[RUN_PAGES];
+    uint32_t first[RUN_PAGES], stop[RUN_PAGES];
+    unsigned runs = 0;
+    size_t used = 0;
+
+    while (i < count && runs < RUN_PAGES) {
+      const uint64_t generation = ctx->run_generation[i];
+      if (generation == 0) {
+        i++;
+        continue;
       }
-      if (rk < 0)
-        rk = read_closed_record (store, ctx, page + k, ctx->run_address[k],
-                                 generation, page_out);
-      read_ok[k] = rk == 0;
-      if (rk < 0 && r == 0)
-        r = rk;
+      uint32_t offset;
+      const int segment = vswap_segment_of_address (store,
+                                                    ctx->run_address[i],
+                                                    &offset);
+      const uint64_t base = segment_offset (store, segment);
+      const uint64_t start = round_down (base + offset, store->read_unit);
+      const uint64_t limit = base + store->segment_size;
+      uint64_t last = base + offset;
+      uint64_t end = round_up (last + MAX_PAGE_RECORD, store->read_unit);
+      if (end > limit)
+        end = limit;
+      if (used + (end - start) > space)
+        break;                  /* no room: read what we have first */
+      uint32_t j = i + 1;
+      for (; j < count && ctx->run_generation[j] == generation; j++) {
+        const uint64_t byte = ((uint64_t) ctx->run_address[j]
+                               << store->address_shift);
+        uint64_t next_end = round_up (byte + MAX_PAGE_RECORD,
+                                      store->read_unit);
+        if (next_end > limit)
+          next_end = limit;
+        if (byte <= last || byte - last > max_record ||
+            used + (next_end - start) > space)
+          break;
+        last = byte;
+        end = next_end;
+      }
+      reads[runs] = (struct vswap_medium_read) {
+        .buffer = ctx->run_buffer + used,
+        .length = end - start,
+        .offset = start,
+      };
+      first[runs] = i;
+      stop[runs] = j;
+      runs++;
+      used = round_up (used + (end - start), VSWAP_MEDIUM_BUFFER_ALIGN);
+      i = j;
     }
-    i = j;
+    assert (runs > 0 || i == count);
+    (void) vswap_medium_read_batch (store->medium, reads, runs);
+
+    for (unsigned n = 0; n < runs; n++) {
+      const uint64_t generation = ctx->run_generation[first[n]];
+      const uint64_t base = round_down (reads[n].offset, store->segment_size);
+      if (reads[n].result == 0)
+        STAT_ADD (store, media_read_bytes, reads[n].length);
+      /* If a run fails, each page is tried alone: a bad sector should
+       * fail one page, not its neighbours. */
+      for (uint32_t k = first[n]; k < stop[n]; k++) {
+        const uint64_t byte = ((uint64_t) ctx->run_address[k]
+                               << store->address_shift);
+        uint8_t *page_out = out + (size_t) k * VSWAP_PAGE_SIZE;
+        int rk = -EIO;
+        if (reads[n].result == 0) {
+          rk = decode_record (store, ctx, page + k, (uint32_t) (byte - base),
+                              generation,
+                              (const uint8_t *) reads[n].buffer
+                              + (byte - reads[n].offset), page_out);
+          if (rk < 0)
+            STAT_ADD (store, read_retries, 1);
+        }
+        if (rk < 0)
+          rk = read_closed_record (store, ctx, page + k, ctx->run_address[k],
+                                   generation, page_out);
+        read_ok[k] = rk == 0;
+        if (rk < 0 && r == 0)
+          r = rk;
+      }
+    }
   }
   if (from_medium)
     pthread_rwlock_unlock (&store->reuse_lock);
 
-  for (uint32_t i = 0; i < count; i++) {
+  for (i = 0; i < count; i++) {
     int ri = 0;
     if (ctx->run_generation[i] == 0)
       ri = read_page (store, ctx, page + i,

@@ -83,7 +83,7 @@ struct io_context {
   uint8_t *payload;             /* an encoded payload */
   uint8_t *read_buffer;         /* aligned, a record and two read units */
   /* A run of records read in one I/O (see read_pages in store.c). */
-  uint8_t *run_buffer;          /* aligned, RUN_PAGES records + 2 units */
+  uint8_t *run_buffer;          /* aligned, RUN_PAGES separate record reads */
   uint32_t run_address[RUN_PAGES];
   uint64_t run_generation[RUN_PAGES];   /* 0: not read from the medium */
   struct io_context *next_free;
