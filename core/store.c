@@ -40,11 +40,13 @@ read_buffer_size (const struct vswap_store *store)
   return round_up (MAX_PAGE_RECORD + 2 * store->read_unit, store->read_unit);
 }
 
+/* Room for RUN_PAGES records read in as many places, each read starting
+ * on a buffer alignment boundary. */
 static size_t
 run_buffer_size (const struct vswap_store *store)
 {
-  return round_up (RUN_PAGES * (size_t) MAX_PAGE_RECORD
-                   + 2 * store->read_unit, store->read_unit);
+  return RUN_PAGES * round_up (MAX_PAGE_RECORD + 2 * store->read_unit,
+                               VSWAP_MEDIUM_BUFFER_ALIGN);
 }
 
 static int
@@ -62,8 +64,10 @@ contexts_create (struct vswap_store *store, unsigned count)
     c->payload = aligned_alloc_zero (VSWAP_PAGE_SIZE);
     c->read_buffer = aligned_alloc_zero (read_buffer_size (store));
     c->run_buffer = aligned_alloc_zero (run_buffer_size (store));
+    c->batch_payload = aligned_alloc_zero (WRITE_BATCH
+                                           * (size_t) VSWAP_PAGE_SIZE);
     if (!c->cctx || !c->dctx || !c->page || !c->payload || !c->read_buffer
-        || !c->run_buffer)
+        || !c->run_buffer || !c->batch_payload)
       return -ENOMEM;
     /* zstd sizes its workspaces on first use: do that now, not while the
      * kernel waits for a swap write under memory pressure. */
@@ -92,6 +96,7 @@ contexts_destroy (struct vswap_store *store)
     free (c->payload);
     free (c->read_buffer);
     free (c->run_buffer);
+    free (c->batch_payload);
   }
   free (store->contexts);
 }
@@ -899,62 +904,99 @@ read_pages (struct vswap_store *store, struct io_context *ctx,
     pthread_rwlock_rdlock (&store->reuse_lock);
   pthread_mutex_unlock (&store->lock);
 
-  for (uint32_t i = 0; i < count && from_medium; ) {
-    const uint64_t generation = ctx->run_generation[i];
-    if (generation == 0) {
-      i++;
-      continue;
-    }
-    uint32_t offset;
-    const int segment = vswap_segment_of_address (store, ctx->run_address[i],
-                                                  &offset);
-    const uint64_t base = segment_offset (store, segment);
-    const uint64_t start = round_down (base + offset, store->read_unit);
-    uint64_t last = base + offset;
-    uint32_t j = i + 1;
-    for (; j < count && ctx->run_generation[j] == generation; j++) {
-      const uint64_t byte = ((uint64_t) ctx->run_address[j]
-                             << store->address_shift);
-      if (byte <= last || byte - last > max_record ||
-          round_up (byte + MAX_PAGE_RECORD, store->read_unit) - start
-          > run_buffer_size (store))
-        break;
-      last = byte;
-    }
-    uint64_t end = round_up (last + MAX_PAGE_RECORD, store->read_unit);
-    if (end > base + store->segment_size)
-      end = base + store->segment_size;
-    /* If the whole run fails, each page is tried alone: a bad sector
-     * should fail one page, not its neighbours. */
-    const int run = vswap_medium_read (store->medium, ctx->run_buffer,
-                                       end - start, start);
-    if (run == 0)
-      STAT_ADD (store, media_read_bytes, end - start);
-    for (uint32_t k = i; k < j; k++) {
-      const uint64_t byte = ((uint64_t) ctx->run_address[k]
-                             << store->address_shift);
-      uint8_t *page_out = out + (size_t) k * VSWAP_PAGE_SIZE;
-      int rk = -EIO;
-      if (run == 0) {
-        rk = decode_record (store, ctx, page + k, (uint32_t) (byte - base),
-                            generation, ctx->run_buffer + (byte - start),
-                            page_out);
-        if (rk < 0)
-          STAT_ADD (store, read_retries, 1);
+  /* Group the records into runs (records one after another in one
+   * segment), give each its place in run_buffer, and read all the runs
+   * at once: after random overwrites a sequential read finds its pages
+   * in many places, and reading them one after another made every
+   * request wait for each in turn. */
+  const size_t space = run_buffer_size (store);
+  uint32_t i = 0;
+  while (i < count && from_medium) {
+    struct vswap_medium_read reads[RUN_PAGES];
+    uint32_t first[RUN_PAGES], stop[RUN_PAGES];
+    unsigned runs = 0;
+    size_t used = 0;
+
+    while (i < count && runs < RUN_PAGES) {
+      const uint64_t generation = ctx->run_generation[i];
+      if (generation == 0) {
+        i++;
+        continue;
       }
-      if (rk < 0)
-        rk = read_closed_record (store, ctx, page + k, ctx->run_address[k],
-                                 generation, page_out);
-      read_ok[k] = rk == 0;
-      if (rk < 0 && r == 0)
-        r = rk;
+      uint32_t offset;
+      const int segment = vswap_segment_of_address (store,
+                                                    ctx->run_address[i],
+                                                    &offset);
+      const uint64_t base = segment_offset (store, segment);
+      const uint64_t start = round_down (base + offset, store->read_unit);
+      const uint64_t limit = base + store->segment_size;
+      uint64_t last = base + offset;
+      uint64_t end = round_up (last + MAX_PAGE_RECORD, store->read_unit);
+      if (end > limit)
+        end = limit;
+      if (used + (end - start) > space)
+        break;                  /* no room: read what we have first */
+      uint32_t j = i + 1;
+      for (; j < count && ctx->run_generation[j] == generation; j++) {
+        const uint64_t byte = ((uint64_t) ctx->run_address[j]
+                               << store->address_shift);
+        uint64_t next_end = round_up (byte + MAX_PAGE_RECORD,
+                                      store->read_unit);
+        if (next_end > limit)
+          next_end = limit;
+        if (byte <= last || byte - last > max_record ||
+            used + (next_end - start) > space)
+          break;
+        last = byte;
+        end = next_end;
+      }
+      reads[runs] = (struct vswap_medium_read) {
+        .buffer = ctx->run_buffer + used,
+        .length = end - start,
+        .offset = start,
+      };
+      first[runs] = i;
+      stop[runs] = j;
+      runs++;
+      used = round_up (used + (end - start), VSWAP_MEDIUM_BUFFER_ALIGN);
+      i = j;
     }
-    i = j;
+    assert (runs > 0 || i == count);
+    (void) vswap_medium_read_batch (store->medium, reads, runs);
+
+    for (unsigned n = 0; n < runs; n++) {
+      const uint64_t generation = ctx->run_generation[first[n]];
+      const uint64_t base = round_down (reads[n].offset, store->segment_size);
+      if (reads[n].result == 0)
+        STAT_ADD (store, media_read_bytes, reads[n].length);
+      /* If a run fails, each page is tried alone: a bad sector should
+       * fail one page, not its neighbours. */
+      for (uint32_t k = first[n]; k < stop[n]; k++) {
+        const uint64_t byte = ((uint64_t) ctx->run_address[k]
+                               << store->address_shift);
+        uint8_t *page_out = out + (size_t) k * VSWAP_PAGE_SIZE;
+        int rk = -EIO;
+        if (reads[n].result == 0) {
+          rk = decode_record (store, ctx, page + k, (uint32_t) (byte - base),
+                              generation,
+                              (const uint8_t *) reads[n].buffer
+                              + (byte - reads[n].offset), page_out);
+          if (rk < 0)
+            STAT_ADD (store, read_retries, 1);
+        }
+        if (rk < 0)
+          rk = read_closed_record (store, ctx, page + k, ctx->run_address[k],
+                                   generation, page_out);
+        read_ok[k] = rk == 0;
+        if (rk < 0 && r == 0)
+          r = rk;
+      }
+    }
   }
   if (from_medium)
     pthread_rwlock_unlock (&store->reuse_lock);
 
-  for (uint32_t i = 0; i < count; i++) {
+  for (i = 0; i < count; i++) {
     int ri = 0;
     if (ctx->run_generation[i] == 0)
       ri = read_page (store, ctx, page + i,
@@ -1010,72 +1052,84 @@ vswap_store_read (struct vswap_store *store, void *buffer, uint64_t length,
 
 /* ---- writing ---- */
 
-/* Store one whole page.  The page is classified and compressed outside the
- * lock; only the append and the map update happen under it. */
-static int
-write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
-            const uint8_t *data, bool force)
+/* Classify and encode one whole page into PREPARED (outside the lock). */
+static void
+prepare_page (struct vswap_store *store, struct io_context *ctx,
+              uint64_t page, const uint8_t *data, uint8_t *payload,
+              struct prepared_page *prepared)
 {
-  uint64_t pattern = 0;
-  const enum vswap_page_class class = vswap_page_classify (data, &pattern);
-  struct vswap_record_header h = {
+  struct vswap_record_header *h = &prepared->header;
+
+  prepared->pattern = 0;
+  prepared->class = vswap_page_classify (data, &prepared->pattern);
+  prepared->payload = payload;
+  *h = (struct vswap_record_header) {
     .logical_page = (uint32_t) page,
     .count = 1,
   };
-  uint32_t address;
-  int r = 0;
-
-  if (class == VSWAP_PAGE_DATA) {
+  if (prepared->class == VSWAP_PAGE_DATA) {
     uint8_t kind;
-    h.payload_length = vswap_page_encode (store->compress ? ctx->cctx : NULL,
-                                          store->compression_level, data,
-                                          ctx->payload, &kind);
-    h.kind = kind;
-    h.payload_checksum = vswap_payload_checksum (ctx->payload,
-                                                 h.payload_length,
-                                                 store->seed, h.logical_page);
+    h->payload_length = vswap_page_encode (store->compress ? ctx->cctx : NULL,
+                                           store->compression_level, data,
+                                           payload, &kind);
+    h->kind = kind;
+    h->payload_checksum = vswap_payload_checksum (payload, h->payload_length,
+                                                  store->seed,
+                                                  h->logical_page);
   }
-  else if (class == VSWAP_PAGE_SAME) {
-    h.kind = VSWAP_RECORD_SAME;
-    h.pattern = pattern;
-    h.payload_checksum = vswap_payload_checksum (NULL, 0, store->seed,
-                                                 h.logical_page);
+  else if (prepared->class == VSWAP_PAGE_SAME) {
+    h->kind = VSWAP_RECORD_SAME;
+    h->pattern = prepared->pattern;
+    h->payload_checksum = vswap_payload_checksum (NULL, 0, store->seed,
+                                                  h->logical_page);
   }
   else
-    h.kind = VSWAP_RECORD_ZERO;
+    h->kind = VSWAP_RECORD_ZERO;
+}
 
-  pthread_mutex_lock (&store->lock);
+/* Append a prepared page and point the map at it.  Called with
+ * store->lock held. */
+static int
+store_prepared (struct vswap_store *store, const struct prepared_page *p,
+                bool force)
+{
+  const struct vswap_record_header *h = &p->header;
+  const uint64_t page = h->logical_page;
   const vswap_map_entry e = store->map[page];
-  if (class == VSWAP_PAGE_ZERO && !force &&
+  uint32_t address;
+
+  if (p->class == VSWAP_PAGE_ZERO && !force &&
       (e == VSWAP_MAP_ZERO || e == VSWAP_MAP_UNMAPPED)) {
     /* Already reads as zeros: nothing to record. */
     STAT_ADD (store, pages_zero, 1);
-    goto out;
+    return 0;
   }
-  if (class == VSWAP_PAGE_SAME && !force && vswap_map_is_same (e) &&
+  if (p->class == VSWAP_PAGE_SAME && !force && vswap_map_is_same (e) &&
       vswap_pattern_get (&store->patterns, vswap_map_pattern_index (e))
-      == pattern) {
+      == p->pattern) {
     STAT_ADD (store, pages_same_filled, 1);
-    goto out;
+    return 0;
   }
 
-  r = vswap_head_append (store,
-                         vswap_head_for_write (store, page,
-                                               class == VSWAP_PAGE_DATA),
-                         &h, ctx->payload, &address);
+  const int r = vswap_head_append (store,
+                                   vswap_head_for_write (store, page,
+                                                         p->class
+                                                         == VSWAP_PAGE_DATA),
+                                   h, p->payload, &address);
   if (r < 0) {
     if (r == -ENOSPC)
       STAT_ADD (store, enospc_errors, 1);
-    goto out;
+    return r;
   }
   vswap_map_release (store, page);
-  switch (class) {
+  switch (p->class) {
   case VSWAP_PAGE_ZERO:
     store->map[page] = VSWAP_MAP_ZERO;
     STAT_ADD (store, pages_zero, 1);
     break;
   case VSWAP_PAGE_SAME: {
-    const int32_t index = vswap_pattern_acquire (&store->patterns, pattern);
+    const int32_t index = vswap_pattern_acquire (&store->patterns,
+                                                 p->pattern);
     STAT_ADD (store, pages_same_filled, 1);
     if (index >= 0) {
       store->map[page] = vswap_map_same ((uint32_t) index);
@@ -1088,17 +1142,52 @@ write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
     break;
   }
   case VSWAP_PAGE_DATA:
-    if (h.kind == VSWAP_RECORD_ZSTD) {
+    if (h->kind == VSWAP_RECORD_ZSTD) {
       STAT_ADD (store, pages_compressed, 1);
       STAT_ADD (store, compressed_input_bytes, VSWAP_PAGE_SIZE);
-      STAT_ADD (store, compressed_output_bytes, h.payload_length);
+      STAT_ADD (store, compressed_output_bytes, h->payload_length);
     }
     else
       STAT_ADD (store, pages_raw, 1);
     vswap_map_point (store, page, address);
     break;
   }
- out:
+  return 0;
+}
+
+/* Store one whole page.  The page is classified and compressed outside the
+ * lock; only the append and the map update happen under it. */
+static int
+write_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
+            const uint8_t *data, bool force)
+{
+  struct prepared_page prepared;
+
+  prepare_page (store, ctx, page, data, ctx->payload, &prepared);
+  pthread_mutex_lock (&store->lock);
+  const int r = store_prepared (store, &prepared, force);
+  pthread_mutex_unlock (&store->lock);
+  return r;
+}
+
+/* Store COUNT (up to WRITE_BATCH) whole pages from PAGE on: all encoded
+ * first, then appended in one trip under the lock.  With several clients
+ * writing large requests, taking the lock once per page made the threads
+ * queue on it (a third of their context switches in 1 MiB writes). */
+static int
+write_pages (struct vswap_store *store, struct io_context *ctx,
+             uint64_t page, uint32_t count, const uint8_t *data)
+{
+  int r = 0;
+
+  assert (count >= 1 && count <= WRITE_BATCH);
+  for (uint32_t i = 0; i < count; i++)
+    prepare_page (store, ctx, page + i, data + (size_t) i * VSWAP_PAGE_SIZE,
+                  ctx->batch_payload + (size_t) i * VSWAP_PAGE_SIZE,
+                  &ctx->batch[i]);
+  pthread_mutex_lock (&store->lock);
+  for (uint32_t i = 0; i < count && r == 0; i++)
+    r = store_prepared (store, &ctx->batch[i], false);
   pthread_mutex_unlock (&store->lock);
   return r;
 }
@@ -1160,11 +1249,18 @@ vswap_store_write (struct vswap_store *store, const void *buffer,
     uint32_t n = VSWAP_PAGE_SIZE - skip;
     if (n > length)
       n = length;
-    STAT_ADD (store, host_write_pages, 1);
-    if (n == VSWAP_PAGE_SIZE)
-      r = write_page (store, ctx, page, in, false);
-    else
+    if (n == VSWAP_PAGE_SIZE) {
+      uint64_t count = length / VSWAP_PAGE_SIZE;
+      if (count > WRITE_BATCH)
+        count = WRITE_BATCH;
+      n = (uint32_t) count * VSWAP_PAGE_SIZE;
+      STAT_ADD (store, host_write_pages, count);
+      r = write_pages (store, ctx, page, (uint32_t) count, in);
+    }
+    else {
+      STAT_ADD (store, host_write_pages, 1);
       r = write_partial (store, ctx, page, skip, n, in);
+    }
     in += n;
     offset += n;
     length -= n;

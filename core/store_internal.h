@@ -75,6 +75,18 @@ struct head {
  * many records (128 KiB of pages). */
 #define RUN_PAGES 32
 
+/* Whole pages a write request encodes before it takes the lock once to
+ * append them all. */
+#define WRITE_BATCH 32
+
+/* A page classified and encoded, ready to append (store.c). */
+struct prepared_page {
+  struct vswap_record_header header;
+  const uint8_t *payload;
+  uint64_t pattern;
+  int class;                    /* enum vswap_page_class */
+};
+
 /* What one request needs, preallocated so the I/O path never allocates. */
 struct io_context {
   ZSTD_CCtx *cctx;
@@ -83,9 +95,12 @@ struct io_context {
   uint8_t *payload;             /* an encoded payload */
   uint8_t *read_buffer;         /* aligned, a record and two read units */
   /* A run of records read in one I/O (see read_pages in store.c). */
-  uint8_t *run_buffer;          /* aligned, RUN_PAGES records + 2 units */
+  uint8_t *run_buffer;          /* aligned, RUN_PAGES separate record reads */
   uint32_t run_address[RUN_PAGES];
   uint64_t run_generation[RUN_PAGES];   /* 0: not read from the medium */
+  /* Pages of a write request encoded before one trip under the lock. */
+  struct prepared_page batch[WRITE_BATCH];
+  uint8_t *batch_payload;       /* WRITE_BATCH pages */
   struct io_context *next_free;
 };
 

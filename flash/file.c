@@ -43,6 +43,13 @@ file_read (struct vswap_medium *medium, void *buffer, size_t length,
   return vswap_io_pool_read (&to_file (medium)->io, buffer, length, offset);
 }
 
+static void
+file_read_batch (struct vswap_medium *medium, struct vswap_medium_read *reads,
+                 unsigned count)
+{
+  vswap_io_pool_read_batch (&to_file (medium)->io, reads, count);
+}
+
 static int
 file_write (struct vswap_medium *medium, const void *buffer, size_t length,
             uint64_t offset)
@@ -96,6 +103,7 @@ static const struct vswap_medium_operations file_operations = {
   .discard = file_discard,
   .flush = file_flush,
   .close = file_close,
+  .read_batch = file_read_batch,
 };
 
 /* One line naming the problem and the fix for a failed open. */

@@ -2,7 +2,9 @@
  *
  * Each ring carries one request at a time under its mutex: the point is
  * not queue depth (nbdkit's threads give us that) but a cheap syscall path
- * that leaves O_DIRECT I/O asynchronous inside the kernel.
+ * that leaves O_DIRECT I/O asynchronous inside the kernel.  The exception
+ * is a batch of reads (one client request whose records lie in several
+ * places): those go in flight together, one system call for all.
  */
 #include <config.h>
 
@@ -18,8 +20,8 @@
 /* io_uring and pread both move at most about 2 GiB per call. */
 #define MAX_TRANSFER (1u << 30)
 
-/* Each ring only ever holds one request. */
-#define RING_ENTRIES 2
+/* A ring holds one request, or one batch of reads. */
+#define RING_ENTRIES VSWAP_IO_POOL_BATCH
 
 static bool warned;
 
@@ -237,4 +239,99 @@ vswap_io_pool_write (struct vswap_io_pool *pool, const void *buffer,
 {
   /* The buffer is only read from for a write. */
   return transfer (pool, true, (void *) buffer, length, offset);
+}
+
+/* Submit the pending reads of READS[0..COUNT) (at most RING_ENTRIES) on
+ * RING and wait for all of them.  A read that completes short or with
+ * EINTR/EAGAIN keeps result 0 and is finished by the caller.  Returns
+ * false if the ring failed; reads never submitted keep result 0. */
+static bool
+ring_read_batch (struct vswap_io_ring *ring, int fd,
+                 struct vswap_medium_read *reads, unsigned count,
+                 size_t *done)
+{
+  unsigned queued = 0;
+
+  for (unsigned i = 0; i < count; i++) {
+    done[i] = 0;
+    if (reads[i].result != 0 || reads[i].length == 0)
+      continue;
+    struct io_uring_sqe *sqe = io_uring_get_sqe (&ring->uring);
+    if (sqe == NULL)
+      break;
+    io_uring_prep_read (sqe, fd, reads[i].buffer, reads[i].length,
+                        reads[i].offset);
+    io_uring_sqe_set_data64 (sqe, i);
+    queued++;
+  }
+  if (queued == 0)
+    return true;
+
+  int r;
+  do
+    r = io_uring_submit_and_wait (&ring->uring, queued);
+  while (r == -EINTR);
+  /* Whatever was submitted must complete before its buffer is reused;
+   * what was not stays in the queue of a ring never entered again. */
+  const unsigned submitted = r > 0 ? (unsigned) r : 0;
+  if (submitted < queued)
+    ring->usable = false;
+
+  for (unsigned seen = 0; seen < submitted; seen++) {
+    struct io_uring_cqe *cqe;
+    do
+      r = io_uring_wait_cqe (&ring->uring, &cqe);
+    while (r == -EINTR);
+    if (r < 0) {
+      /* Reads still in flight that we lost track of: fail them all. */
+      ring->usable = false;
+      for (unsigned i = 0; i < count; i++)
+        if (reads[i].result == 0 && reads[i].length > 0 &&
+            done[i] < reads[i].length)
+          reads[i].result = -EIO;
+      return true;
+    }
+    const unsigned i = (unsigned) io_uring_cqe_get_data64 (cqe);
+    const int n = cqe->res;
+    io_uring_cqe_seen (&ring->uring, cqe);
+    if (i >= count)
+      continue;
+    if (n > 0)
+      done[i] = (size_t) n;
+    else if (n == 0)
+      reads[i].result = -EIO;   /* the file ended under us */
+    else if (n != -EINTR && n != -EAGAIN)
+      reads[i].result = n;
+  }
+  return ring->usable;
+}
+
+void
+vswap_io_pool_read_batch (struct vswap_io_pool *pool,
+                          struct vswap_medium_read *reads, unsigned count)
+{
+  size_t done[VSWAP_IO_POOL_BATCH];
+
+  for (unsigned first = 0; first < count; first += VSWAP_IO_POOL_BATCH) {
+    const unsigned n = count - first < VSWAP_IO_POOL_BATCH
+      ? count - first : VSWAP_IO_POOL_BATCH;
+    struct vswap_medium_read *part = reads + first;
+    for (unsigned i = 0; i < n; i++)
+      done[i] = 0;
+    if (pool->nr_rings) {
+      struct vswap_io_ring *ring = get_ring (pool);
+      if (ring->usable)
+        (void) ring_read_batch (ring, pool->fd, part, n, done);
+      pthread_mutex_unlock (&ring->lock);
+    }
+    /* The rest, one at a time: no ring, short reads, interrupted ones. */
+    for (unsigned i = 0; i < n; i++) {
+      struct vswap_medium_read *read = &part[i];
+      if (read->result == 0 && done[i] < read->length)
+        read->result = transfer (pool, false,
+                                 (uint8_t *) read->buffer + done[i],
+                                 read->length - done[i],
+                                 read->offset + done[i]);
+    }
+  }
 }

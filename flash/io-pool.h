@@ -16,11 +16,16 @@
 
 #include <liburing.h>
 
+#include "medium.h"
+
 /* One per request the store serves at once (its 16 I/O contexts): with
  * fewer, random reads queue behind the rings (bench/README.md measured
  * 4 rings capping QD16 reads at a quarter of the medium).  A thread
  * finding every ring busy waits for one. */
 #define VSWAP_IO_POOL_RINGS 16
+
+/* Reads one batch puts in flight at once (longer batches go in parts). */
+#define VSWAP_IO_POOL_BATCH 32
 
 struct vswap_io_ring {
   pthread_mutex_t lock;
@@ -50,6 +55,13 @@ int vswap_io_pool_read (struct vswap_io_pool *pool, void *buffer,
                         size_t length, uint64_t offset);
 int vswap_io_pool_write (struct vswap_io_pool *pool, const void *buffer,
                          size_t length, uint64_t offset);
+
+/* Do the reads of READS[0..COUNT) whose result is 0 and length not 0,
+ * all in flight together where io_uring allows, and set their results
+ * (0 when all LENGTH bytes came, else a negative errno). */
+void vswap_io_pool_read_batch (struct vswap_io_pool *pool,
+                               struct vswap_medium_read *reads,
+                               unsigned count);
 
 /* "io_uring" or "pread/pwrite", for descriptions. */
 const char *vswap_io_pool_engine (const struct vswap_io_pool *pool);

@@ -183,6 +183,47 @@ vswap_medium_read (struct vswap_medium *medium, void *buffer,
 }
 
 int
+vswap_medium_read_batch (struct vswap_medium *medium,
+                         struct vswap_medium_read *reads, unsigned batch)
+{
+  const uint32_t unit = medium->geometry.read_unit;
+  unsigned pending = 0;
+  int r = 0;
+
+  /* What the backend is to read has result 0 and a length; the rest it
+   * leaves alone. */
+  for (unsigned i = 0; i < batch; i++) {
+    struct vswap_medium_read *read = &reads[i];
+    assert (read->offset % unit == 0);
+    assert (read->length % unit == 0);
+    assert ((uintptr_t) read->buffer % VSWAP_MEDIUM_BUFFER_ALIGN == 0);
+    read->result = in_range (medium, read->offset, read->length) ? 0
+      : -EINVAL;
+    if (read->result == 0 && read->length > 0)
+      pending++;
+  }
+  if (medium->operations->read_batch && pending > 1)
+    medium->operations->read_batch (medium, reads, batch);
+  else
+    for (unsigned i = 0; i < batch; i++)
+      if (reads[i].result == 0 && reads[i].length > 0)
+        reads[i].result = medium->operations->read (medium, reads[i].buffer,
+                                                    reads[i].length,
+                                                    reads[i].offset);
+  for (unsigned i = 0; i < batch; i++) {
+    if (reads[i].result < 0) {
+      if (r == 0)
+        r = reads[i].result;
+    }
+    else if (reads[i].length > 0) {
+      count (&medium->reads, 1);
+      count (&medium->bytes_read, reads[i].length);
+    }
+  }
+  return r;
+}
+
+int
 vswap_medium_write (struct vswap_medium *medium, const void *buffer,
                     size_t length, uint64_t offset)
 {

@@ -42,6 +42,15 @@ struct vswap_geometry {
 
 struct vswap_medium;
 
+/* One read of a batch (vswap_medium_read_batch): RESULT receives 0 or a
+ * negative errno. */
+struct vswap_medium_read {
+  void *buffer;
+  size_t length;
+  uint64_t offset;
+  int result;
+};
+
 struct vswap_medium_operations {
   const char *name;             /* "file", "memory", ... */
   int (*read) (struct vswap_medium *medium, void *buffer, size_t length,
@@ -58,6 +67,11 @@ struct vswap_medium_operations {
   int (*finish) (struct vswap_medium *medium, uint64_t offset,
                  uint64_t length);
   void (*close) (struct vswap_medium *medium);
+  /* Several reads at once, all in flight together (a fragmented
+   * sequential read): does each read whose result is 0 and length not 0,
+   * and sets its result.  NULL: they are done one after another. */
+  void (*read_batch) (struct vswap_medium *medium,
+                      struct vswap_medium_read *reads, unsigned count);
 };
 
 struct vswap_medium {
@@ -121,6 +135,12 @@ int vswap_medium_read (struct vswap_medium *medium, void *buffer,
                        size_t length, uint64_t offset);
 int vswap_medium_write (struct vswap_medium *medium, const void *buffer,
                         size_t length, uint64_t offset);
+/* Read BATCH ranges, each under the rules of vswap_medium_read, with as
+ * many in flight at once as the medium can.  Each read's result says how
+ * it went; returns 0 if all succeeded, else the first failure. */
+int vswap_medium_read_batch (struct vswap_medium *medium,
+                             struct vswap_medium_read *reads,
+                             unsigned batch);
 int vswap_medium_discard (struct vswap_medium *medium, uint64_t offset,
                           uint64_t length);
 int vswap_medium_flush (struct vswap_medium *medium);

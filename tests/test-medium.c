@@ -230,6 +230,52 @@ exercise (struct vswap_medium *m)
   free (out);
 }
 
+/* A batch of reads: more than the io_uring path takes at once, of
+ * several lengths, one out of range (refused, the others still done). */
+static void
+exercise_batch (struct vswap_medium *m)
+{
+  const struct vswap_geometry *g = &m->geometry;
+  const size_t span = 2 * MiB;
+  const unsigned n = 41;
+  unsigned char *data = xalloc (span), *in = xalloc ((size_t) n * 8192);
+  struct vswap_medium_read reads[41];
+
+  /* Away from what exercise left for the callers to check. */
+  const uint64_t base = 8 * MiB;
+
+  fill (data, span, 7);
+  ck_assert_int_eq (vswap_medium_write (m, data, span, base), 0);
+  for (unsigned i = 0; i < n; i++)
+    reads[i] = (struct vswap_medium_read) {
+      .buffer = in + (size_t) i * 8192,
+      .length = (i % 2 + 1) * (size_t) g->read_unit,
+      .offset = base + (uint64_t) (i * 37 % 61) * 32768
+                + (i % 3) * g->read_unit,
+      .result = 1,              /* set by the call */
+    };
+  reads[20].offset = g->capacity;
+  ck_assert_int_eq (vswap_medium_read_batch (m, reads, n), -EINVAL);
+  for (unsigned i = 0; i < n; i++) {
+    if (i == 20) {
+      ck_assert_int_eq (reads[i].result, -EINVAL);
+      continue;
+    }
+    ck_assert_int_eq (reads[i].result, 0);
+    ck_assert (memcmp (reads[i].buffer, data + (reads[i].offset - base),
+                       reads[i].length) == 0);
+  }
+  reads[20].offset = base;
+  const uint64_t before = m->reads;
+  ck_assert_int_eq (vswap_medium_read_batch (m, reads, n), 0);
+  ck_assert_uint_eq (m->reads, before + n);
+  /* Give the space back: callers check how much the file takes. */
+  if (g->can_discard)
+    ck_assert_int_eq (vswap_medium_discard (m, base, g->erase_block), 0);
+  free (data);
+  free (in);
+}
+
 /* ---- the memory medium ---- */
 
 START_TEST (test_memory)
@@ -251,6 +297,7 @@ START_TEST (test_memory)
   ck_assert (m->geometry.can_discard);
   ck_assert (m->geometry.discard_zeroes);
   exercise (m);
+  exercise_batch (m);
   vswap_medium_close (m);
 }
 END_TEST
@@ -429,6 +476,7 @@ START_TEST (test_file)
   ck_assert_int_eq (stat (path, &st), 0);
   ck_assert_int_eq (st.st_size, 17 * MiB);
   exercise (m);
+  exercise_batch (m);
   punched = m->geometry.can_discard;
   vswap_medium_close (m);
 
