@@ -274,6 +274,9 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
   return 0;
 }
 
+/* A threshold seal waits for padding under this fraction of a unit. */
+#define SEAL_PADDING_FRACTION 16
+
 /* Account for a record just placed, and write the chunk out once enough
  * has gathered. */
 static int
@@ -291,7 +294,16 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
   /* The record is in place: from here a killed server's successor
    * replays it. */
   vswap_buffer_note (store);
-  if (head->fill - head->written >= store->seal_threshold)
+  /* A seal pads the chunk to the write unit.  Records a little larger
+   * than the unit cross a unit-aligned threshold just past a unit's
+   * start, padding nearly a whole unit each time: in the threshold's last
+   * eighth, seal early where a record ends near a unit's end. */
+  const uint32_t unsealed = head->fill - head->written;
+  const uint32_t padding = (uint32_t) (round_up (head->fill, store->write_unit)
+                                       - head->fill);
+  if (unsealed >= store->seal_threshold ||
+      (unsealed >= store->seal_threshold - store->seal_threshold / 8 &&
+       padding <= store->write_unit / SEAL_PADDING_FRACTION))
     return vswap_head_seal (store, head, 0);
   return 0;
 }
