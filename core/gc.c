@@ -1,6 +1,14 @@
 /* vswap: garbage collection.  Picks a closed segment by cost-benefit,
- * copies what is still live to the GC head, makes the copies durable and
- * erases the victim.
+ * copies what is still live to the GC head, and erases the victim once the
+ * copies are durable.
+ *
+ * Durable copies need not cost a seal per victim: the copies (and the
+ * user writes that made the victim's other records dead) go out with the
+ * heads' normal chunks.  A collected victim waits, "releasing", until
+ * every head has written past where it stood at the end of the
+ * collection; one medium flush then covers them, and it is freed.  Only a
+ * store with no free segment left seals the heads at once (a seal pads
+ * its chunk to the write unit), and so do host flushes and close.
  *
  * Why GC can always progress: the user head never takes the last
  * store->reserve free segments, and one victim's live records always fit
@@ -48,7 +56,7 @@ choose_victim (struct vswap_store *store)
 
   for (uint64_t i = 0; i < store->segment_count; i++) {
     const struct segment *s = &store->segments[i];
-    if (s->state != SEGMENT_CLOSED)
+    if (s->state != SEGMENT_CLOSED || s->releasing)
       continue;
     uint64_t live = live_bytes (s);
     if (s->readin_records && s->live_records)
@@ -162,9 +170,8 @@ vswap_head_for_write (struct vswap_store *store, uint64_t page, bool data)
 int
 vswap_head_order_for_tombstone (struct vswap_store *store)
 {
-  /* Whenever the lock is free an open chunk in the cold head holds user
-   * records: GC seals its copies before it lets go of the lock (also in
-   * the middle of a collection, which this may run in). */
+  /* An open chunk in the cold head may hold cold user records (and GC
+   * copies, whose pages' writes follow them there; see collect). */
   if (store->gc_head == store->user_head || !store->gc_head->chunk_open)
     return 0;
   return vswap_head_seal (store, store->gc_head, 0);
@@ -367,6 +374,8 @@ collect (struct vswap_store *store, uint64_t victim)
   if (store->failed)
     return store->failed;
   const uint64_t oldest_other = oldest_other_content (store, victim);
+  /* Copies no map entry points at: see the end. */
+  bool unmapped_copies = false;
 
   uint32_t offset = 0;
   while (offset + VSWAP_CHUNK_HEADER_SIZE <= length) {
@@ -398,15 +407,20 @@ collect (struct vswap_store *store, uint64_t victim)
                                          size, false, &moved);
           if (r == 0)
             store->lifetime_address = moved;
+          unmapped_copies = true;
         }
       }
       else if (rec.kind == VSWAP_RECORD_ZERO ||
                rec.kind == VSWAP_RECORD_TRIM) {
-        if (oldest_other < chunk.sequence)
+        if (oldest_other < chunk.sequence) {
           r = relocate_tombstone (store, &rec);
+          unmapped_copies = true;
+        }
       }
-      else if (rec.logical_page < store->pages)
+      else if (rec.logical_page < store->pages) {
         r = relocate_data (store, buffer + at, &rec, address);
+        unmapped_copies |= rec.kind == VSWAP_RECORD_SAME;
+      }
       if (r < 0)
         return r;
       at += size;
@@ -414,20 +428,15 @@ collect (struct vswap_store *store, uint64_t victim)
     offset = round_up (offset + chunk.length, store->write_unit);
   }
 
-  /* Before the victim goes, everything that supersedes its records must
-   * be durable: the copies, and the newer writes that made the rest dead
-   * (else a crash could bring back an even older version). */
-  r = vswap_store_seal_all (store);
-  if (r == 0) {
-    /* Chunks sealed meanwhile by others only supersede more. */
-    pthread_mutex_unlock (&store->lock);
-    r = vswap_medium_flush (store->medium);
-    pthread_mutex_lock (&store->lock);
-  }
-  if (r < 0) {
-    store->failed = r;
-    STAT_ADD (store, io_errors, 1);
-    return r;
+  /* A record gets its sequence when its chunk is sealed.  A page's next
+   * write follows a data copy into its head (vswap_head_for_write), but
+   * nothing leads a write to a tombstone, same-filled or lifetime copy:
+   * seal those before a write to their pages can be sealed in the other
+   * head, or recovery would replay the old copy last. */
+  if (unmapped_copies) {
+    r = vswap_head_seal (store, store->gc_head, 0);
+    if (r < 0)
+      return r;
   }
   if (s->live_records != 0) {
     /* A damaged record hid some live ones from the parser: their pages
@@ -436,8 +445,91 @@ collect (struct vswap_store *store, uint64_t victim)
     s->state = SEGMENT_PINNED;
     return 0;
   }
-  vswap_segment_free (store, victim);
+  /* Before the victim goes, everything that supersedes its records must
+   * be durable: the copies, and the newer writes that made the rest dead
+   * (else a crash could bring back an even older version).  They all lie
+   * before the heads' fill points now. */
+  for (int i = 0; i < 2; i++) {
+    const struct head *head = &store->heads[i];
+    const bool pending = head->segment >= 0 && head->fill > head->written &&
+      !(i == 1 && store->gc_head == store->user_head);
+    s->release_segment[i] = pending ? head->segment : -1;
+    s->release_fill[i] = pending ? head->fill : 0;
+  }
+  s->releasing = true;
+  store->releasing++;
   return 0;
+}
+
+/* Has every head written past where it stood when S was collected?  A
+ * head that has left that segment closed it, which sealed it. */
+static bool
+copies_written (const struct vswap_store *store, const struct segment *s)
+{
+  for (int i = 0; i < 2; i++)
+    if (s->release_segment[i] >= 0 &&
+        store->heads[i].segment == s->release_segment[i] &&
+        store->heads[i].written < s->release_fill[i])
+      return false;
+  return true;
+}
+
+/* Free the releasing segments whose copies are written, after a medium
+ * flush that makes them durable.  SEAL: seal the heads first, so that
+ * all are.  Collector only: nothing else frees segments meanwhile. */
+static int
+release_victims (struct vswap_store *store, bool seal)
+{
+  int r;
+
+  assert (vswap_gc_is_collector (store));
+  if (store->releasing == 0)
+    return 0;
+  if (seal) {
+    r = vswap_store_seal_all (store);
+    if (r < 0)
+      return r;
+  }
+  /* Writes complete under the lock, so those found written now are on
+   * the medium; the flush makes them durable.  Segments whose copies
+   * are written while it runs wait for the next one. */
+  uint64_t ready = 0;
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    struct segment *s = &store->segments[i];
+    if (s->releasing && copies_written (store, s)) {
+      s->release_segment[0] = s->release_segment[1] = -1;
+      s->release_fill[0] = UINT32_MAX;      /* marks it ready */
+      ready++;
+    }
+  }
+  if (ready == 0)
+    return 0;
+  pthread_mutex_unlock (&store->lock);
+  r = vswap_medium_flush (store->medium);
+  pthread_mutex_lock (&store->lock);
+  if (r < 0) {
+    store->failed = r;
+    STAT_ADD (store, io_errors, 1);
+    return r;
+  }
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    struct segment *s = &store->segments[i];
+    if (s->releasing && s->release_fill[0] == UINT32_MAX) {
+      s->releasing = false;
+      store->releasing--;
+      vswap_segment_free (store, i);
+    }
+  }
+  return 0;
+}
+
+bool
+vswap_gc_short_of (const struct vswap_store *store, uint64_t target)
+{
+  /* A releasing segment is as good as free: a seal and a flush free it,
+   * and need no segment (see make_room). */
+  return store->free_segments + store->releasing <= target ||
+    (store->free_segments == 0 && store->releasing != 0);
 }
 
 bool
@@ -460,8 +552,20 @@ make_room (struct vswap_store *store, uint64_t target)
    * victims without reaching the goal means the estimates were wrong: stop
    * rather than spin. */
   uint64_t budget = store->segment_count;
-  while (store->free_segments <= target) {
+  while (vswap_gc_short_of (store, target)) {
+    r = release_victims (store, false);
+    if (r < 0 || !vswap_gc_short_of (store, target))
+      break;
     const int64_t victim = choose_victim (store);
+    /* A collection may need one fresh segment (see the top): with none
+     * left, or nothing to collect, what waits for its copies is needed
+     * now. */
+    if (store->releasing && (victim < 0 || store->free_segments == 0)) {
+      r = release_victims (store, true);
+      if (r < 0)
+        break;
+      continue;
+    }
     if (victim < 0 || budget-- == 0) {
       r = -ENOSPC;
       break;
@@ -481,11 +585,24 @@ vswap_gc_make_room (struct vswap_store *store)
   return make_room (store, store->reserve);
 }
 
+int
+vswap_gc_release (struct vswap_store *store, bool seal)
+{
+  if (store->collecting || store->releasing == 0 || store->failed)
+    return 0;
+  store->collecting = true;
+  store->collector = pthread_self ();
+  const int r = release_victims (store, seal);
+  store->collecting = false;
+  pthread_cond_broadcast (&store->gc_done);
+  return r;
+}
+
 void
 vswap_gc_nudge (struct vswap_store *store)
 {
   if (store->gc_thread_running && !store->collecting &&
-      store->free_segments <= store->reserve + store->gc_headroom)
+      vswap_gc_short_of (store, store->reserve + store->gc_headroom))
     pthread_cond_signal (&store->gc_wake);
 }
 
@@ -515,7 +632,7 @@ gc_thread_main (void *arg)
   while (!store->gc_stop) {
     const uint64_t target = store->reserve + store->gc_headroom;
     if (!gave_up && !store->collecting && !store->failed &&
-        store->free_segments <= target) {
+        vswap_gc_short_of (store, target)) {
       /* ENOSPC here only means nothing is worth collecting yet: wait
        * for the next writer to need a segment. */
       gave_up = make_room (store, target) < 0;

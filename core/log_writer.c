@@ -83,7 +83,7 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   /* The user head leaves the reserve to GC, so that GC always has
    * somewhere to copy live records to.  GC's own copies may use it. */
   while (!vswap_gc_is_collector (store) &&
-         store->free_segments <= store->reserve) {
+         vswap_gc_short_of (store, store->reserve)) {
     if (store->collecting) {
       /* GC runs, with the lock let go while it waits for the medium:
        * wait for its result rather than take the reserve. */

@@ -608,6 +608,9 @@ vswap_store_flush (struct vswap_store *store)
   if (r == 0) {
     pthread_mutex_lock (&store->lock);
     r = vswap_store_mark_durable (store);
+    /* What GC collected is superseded durably now: free it. */
+    if (r == 0)
+      r = vswap_gc_release (store, false);
     pthread_mutex_unlock (&store->lock);
   }
   return r;
@@ -687,6 +690,13 @@ vswap_store_close (struct vswap_store *store)
     pthread_mutex_unlock (&store->lock);
     if (r == 0)
       r = vswap_medium_flush (store->medium);
+    /* Leave no collected segment unerased behind, as if GC had freed
+     * each at once. */
+    if (r == 0) {
+      pthread_mutex_lock (&store->lock);
+      r = vswap_gc_release (store, true);
+      pthread_mutex_unlock (&store->lock);
+    }
     if (r == 0)
       vswap_buffer_release (store, true);
   }
