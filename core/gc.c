@@ -350,6 +350,7 @@ collect (struct vswap_store *store, uint64_t victim)
   assert (s->state == SEGMENT_CLOSED);
   assert (vswap_gc_is_collector (store));
   STAT_ADD (store, gc_runs, 1);
+  store->collections++;
 
   /* Only the written part is read, and nothing at all from a segment
    * with nothing live and no record that sets a page's state: after a

@@ -147,6 +147,19 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   head->chunk_records = 0;
   vswap_buffer_note (store);
   vswap_gc_nudge (store);
+  /* Without the background collector, while hot and cold data are kept
+   * apart, collect now that this segment took the free ones down to the
+   * reserve, not when the next one is needed: with the user head open, GC
+   * can put the copies of recently written pages there, with their kind
+   * (see head_for_copy in gc.c).  It keeps one more segment free
+   * meanwhile, which costs more than it gains when nothing is hot. */
+  if (store->separate && !vswap_gc_is_collector (store) &&
+      !store->gc_thread_running &&
+      !store->collecting && vswap_gc_short_of (store, store->reserve)) {
+    r = vswap_gc_make_room (store);
+    if (r < 0 && r != -ENOSPC)
+      return r;
+  }
   return 0;
 }
 
@@ -251,6 +264,7 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
 
   if (store->failed)
     return store->failed;
+  const uint64_t collections = store->collections;
   for (;;) {
     if (head->segment >= 0) {
       const uint32_t need = size + (head->chunk_open ? 0
@@ -266,6 +280,17 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
     if (r < 0)
       return r;
   }
+  /* The caller chose HEAD for its record before a collection ran here
+   * (or while it waited for one): GC may have copied the record's page,
+   * or a page of its range, into the other head, where the copy waits
+   * unsealed.  Seal it, so that the copy gets the older sequence. */
+  if (store->collections != collections && !vswap_gc_is_collector (store))
+    for (int i = 0; i < 2; i++)
+      if (&store->heads[i] != head) {
+        r = vswap_head_seal (store, &store->heads[i], 0);
+        if (r < 0)
+          return r;
+      }
   if (!head->chunk_open)
     open_chunk (store, head);
   *where = head->buffer + head->fill;

@@ -151,6 +151,7 @@ struct vswap_store {
   bool gc_stop;
   uint32_t gc_headroom;
   uint64_t releasing;           /* segments collected, not yet free */
+  uint64_t collections;         /* victims collected since open */
   int failed;                   /* sticky medium error: writes refused */
 
   pthread_mutex_t context_lock;
