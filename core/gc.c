@@ -177,16 +177,21 @@ vswap_head_order_for_tombstone (struct vswap_store *store)
   return vswap_head_seal (store, store->gc_head, 0);
 }
 
-/* Where GC copies a record of PAGE that takes SIZE bytes: a hot page goes
- * back to the user head, if that has room without opening a segment (GC
- * may only open segments for its own head: see the top of this file). */
+/* Where GC copies a record of PAGE that takes SIZE bytes from a segment
+ * the cold head filled (FROM_COLD) or not: a hot page goes back to the
+ * user head, if that has room without opening a segment (GC may only open
+ * segments for its own head: see the top of this file).  A page found in
+ * a cold segment stays cold even if written lately: a cold page is
+ * recent for an epoch or two after each of its rare writes, and copied
+ * among hot pages it would pin their segments' live share up. */
 static struct head *
-head_for_copy (struct vswap_store *store, uint64_t page, uint32_t size)
+head_for_copy (struct vswap_store *store, uint64_t page, uint32_t size,
+               bool from_cold)
 {
   const struct head *user = store->user_head;
 
   if (!store->separate || user == store->gc_head || user->segment < 0 ||
-      !page_is_recent (store, page))
+      from_cold || !page_is_recent (store, page))
     return store->gc_head;
   const uint32_t need = size + (user->chunk_open ? 0 :
                                 vswap_chunk_records_start
@@ -256,7 +261,8 @@ relocate_tombstone (struct vswap_store *store,
 
 static int
 relocate_data (struct vswap_store *store, const uint8_t *record,
-               const struct vswap_record_header *r, uint32_t old_address)
+               const struct vswap_record_header *r, uint32_t old_address,
+               bool from_cold)
 {
   const uint64_t page = r->logical_page;
   const vswap_map_entry e = store->map[page];
@@ -277,7 +283,8 @@ relocate_data (struct vswap_store *store, const uint8_t *record,
                                            store->address_shift);
   uint32_t address;
   const int ret = vswap_head_append_encoded (store,
-                                             head_for_copy (store, page, size),
+                                             head_for_copy (store, page, size,
+                                                            from_cold),
                                              record, size,
                                              r->kind != VSWAP_RECORD_SAME,
                                              &address);
@@ -419,7 +426,7 @@ collect (struct vswap_store *store, uint64_t victim)
         }
       }
       else if (rec.logical_page < store->pages) {
-        r = relocate_data (store, buffer + at, &rec, address);
+        r = relocate_data (store, buffer + at, &rec, address, s->cold);
         unmapped_copies |= rec.kind == VSWAP_RECORD_SAME;
       }
       if (r < 0)

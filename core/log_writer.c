@@ -133,6 +133,7 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   if (s->generation != 0 && s->stale_generation == 0)
     s->stale_generation = s->generation;
   s->state = SEGMENT_OPEN;
+  s->cold = head == store->gc_head && head != store->user_head;
   s->generation = ++store->sequence;
   s->last_sequence = s->generation;
   s->data_records = s->data_bytes = s->state_records = 0;

@@ -52,6 +52,7 @@ struct segment {
   uint32_t write_offset;        /* end of the written chunks */
   bool clean_tail;              /* its last chunk says: closed cleanly */
   bool needs_erase;             /* free, but programmed: erase before use */
+  bool cold;                    /* filled by the cold (GC) head */
   /* Collected, but not free yet: what superseded its records (GC's copies
    * and the writes that made the rest dead) must be durable first, which
    * it is once each head has written past where it stood when the victim
