@@ -42,8 +42,10 @@ live_bytes (const struct segment *s)
 }
 
 /* LFS cost-benefit: free space gained times age, over the cost of reading
- * the segment and writing its live part.  Read-in copies (readtrim=hint)
- * count half dead: the kernel frees most of them soon. */
+ * the segment and writing its live part, while hot and cold data are kept
+ * apart; greedy (the most free space) when writes show no skew, where age
+ * says nothing of what dies next.  Read-in copies (readtrim=hint) count
+ * half dead: the kernel frees most of them soon. */
 static int64_t
 choose_victim (struct vswap_store *store)
 {
@@ -65,7 +67,7 @@ choose_victim (struct vswap_store *store)
       continue;
     const double u = (double) live / store->segment_size;
     const double age = (double) (store->sequence - s->last_sequence) + 1;
-    const double score = (1 - u) * age / (1 + u);
+    const double score = store->separate ? (1 - u) * age / (1 + u) : 1 - u;
     if (best < 0 || score > best_score) {
       best = (int64_t) i;
       best_score = score;
@@ -78,7 +80,9 @@ choose_victim (struct vswap_store *store)
  *
  * With two heads, the user head takes hot data and the GC head cold data:
  * a page is hot when it was written in this epoch or the one before (an
- * epoch is half the logical pages' worth of writes), cold otherwise.  A
+ * epoch is three quarters of the logical pages' worth of writes: under
+ * 80/20 at 50-90% fill, from 0.6 to 0.85 measure alike and better than
+ * 0.5 or 1), cold otherwise.  A
  * write to a cold page, and a GC copy of one, go to the GC head; a GC copy
  * of a hot page goes back to the user head.  Segments then hold data of
  * one temperature, so hot ones empty quickly and cold ones stay full, and
@@ -150,7 +154,7 @@ vswap_head_for_write (struct vswap_store *store, uint64_t page, bool data)
 
   vswap_bitmap_set (store->written_now, page, true);
   store->epoch_hot_writes += recent;
-  if (++store->epoch_writes >= store->pages / 2 + 1)
+  if (++store->epoch_writes >= store->pages / 4 * 3 + 1)
     end_epoch (store);
 
   struct head *const pending = unsealed_head_of (store, page);

@@ -123,7 +123,7 @@ struct vswap_store {
   vswap_map_entry *map;
   uint64_t *readin;             /* bitmap, one bit per page */
   /* Hot/cold separation (gc.c): the pages written in this epoch and in
-   * the one before, one bit per page each.  An epoch is half the logical
+   * the one before, one bit per page each.  An epoch is 3/4 of the logical
    * pages' worth of page writes. */
   uint64_t *written_now, *written_before;
   uint64_t epoch_writes;        /* page writes in this epoch */
