@@ -11,10 +11,12 @@
  * its chunk to the write unit), and so do host flushes and close.
  *
  * Why GC can always progress: the user head never takes the last
- * store->reserve free segments, and one victim's live records always fit
- * in what is left of the GC head plus one fresh segment, so collecting a
- * victim never needs more than one of the reserved segments before it
- * gives one back.
+ * store->reserve free (or releasing) segments, and one victim's live
+ * records always fit in what is left of the GC head plus one fresh
+ * segment, so collecting a victim never needs more than one of the
+ * reserved segments before it gives one back.  A releasing segment is
+ * as good as free: with no free segment left, sealing the heads and a
+ * flush free it, and need no segment (make_room).
  *
  * Called with store->lock held.  A collection lets go of it while it
  * reads the victim and while the medium flushes, so that reads, and
