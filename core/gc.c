@@ -1,12 +1,22 @@
 /* vswap: garbage collection.  Picks a closed segment by cost-benefit,
- * copies what is still live to the GC head, makes the copies durable and
- * erases the victim.
+ * copies what is still live to the GC head, and erases the victim once the
+ * copies are durable.
+ *
+ * Durable copies need not cost a seal per victim: the copies (and the
+ * user writes that made the victim's other records dead) go out with the
+ * heads' normal chunks.  A collected victim waits, "releasing", until
+ * every head has written past where it stood at the end of the
+ * collection; one medium flush then covers them, and it is freed.  Only a
+ * store with no free segment left seals the heads at once (a seal pads
+ * its chunk to the write unit), and so do host flushes and close.
  *
  * Why GC can always progress: the user head never takes the last
- * store->reserve free segments, and one victim's live records always fit
- * in what is left of the GC head plus one fresh segment, so collecting a
- * victim never needs more than one of the reserved segments before it
- * gives one back.
+ * store->reserve free (or releasing) segments, and one victim's live
+ * records always fit in what is left of the GC head plus one fresh
+ * segment, so collecting a victim never needs more than one of the
+ * reserved segments before it gives one back.  A releasing segment is
+ * as good as free: with no free segment left, sealing the heads and a
+ * flush free it, and need no segment (make_room).
  *
  * Called with store->lock held.  A collection lets go of it while it
  * reads the victim and while the medium flushes, so that reads, and
@@ -34,8 +44,10 @@ live_bytes (const struct segment *s)
 }
 
 /* LFS cost-benefit: free space gained times age, over the cost of reading
- * the segment and writing its live part.  Read-in copies (readtrim=hint)
- * count half dead: the kernel frees most of them soon. */
+ * the segment and writing its live part, while hot and cold data are kept
+ * apart; greedy (the most free space) when writes show no skew, where age
+ * says nothing of what dies next.  Read-in copies (readtrim=hint) count
+ * half dead: the kernel frees most of them soon. */
 static int64_t
 choose_victim (struct vswap_store *store)
 {
@@ -48,7 +60,7 @@ choose_victim (struct vswap_store *store)
 
   for (uint64_t i = 0; i < store->segment_count; i++) {
     const struct segment *s = &store->segments[i];
-    if (s->state != SEGMENT_CLOSED)
+    if (s->state != SEGMENT_CLOSED || s->releasing)
       continue;
     uint64_t live = live_bytes (s);
     if (s->readin_records && s->live_records)
@@ -57,7 +69,7 @@ choose_victim (struct vswap_store *store)
       continue;
     const double u = (double) live / store->segment_size;
     const double age = (double) (store->sequence - s->last_sequence) + 1;
-    const double score = (1 - u) * age / (1 + u);
+    const double score = store->separate ? (1 - u) * age / (1 + u) : 1 - u;
     if (best < 0 || score > best_score) {
       best = (int64_t) i;
       best_score = score;
@@ -70,7 +82,9 @@ choose_victim (struct vswap_store *store)
  *
  * With two heads, the user head takes hot data and the GC head cold data:
  * a page is hot when it was written in this epoch or the one before (an
- * epoch is half the logical pages' worth of writes), cold otherwise.  A
+ * epoch is three quarters of the logical pages' worth of writes: under
+ * 80/20 at 50-90% fill, from 0.6 to 0.85 measure alike and better than
+ * 0.5 or 1), cold otherwise.  A
  * write to a cold page, and a GC copy of one, go to the GC head; a GC copy
  * of a hot page goes back to the user head.  Segments then hold data of
  * one temperature, so hot ones empty quickly and cold ones stay full, and
@@ -142,7 +156,7 @@ vswap_head_for_write (struct vswap_store *store, uint64_t page, bool data)
 
   vswap_bitmap_set (store->written_now, page, true);
   store->epoch_hot_writes += recent;
-  if (++store->epoch_writes >= store->pages / 2 + 1)
+  if (++store->epoch_writes >= store->pages / 4 * 3 + 1)
     end_epoch (store);
 
   struct head *const pending = unsealed_head_of (store, page);
@@ -162,24 +176,28 @@ vswap_head_for_write (struct vswap_store *store, uint64_t page, bool data)
 int
 vswap_head_order_for_tombstone (struct vswap_store *store)
 {
-  /* Whenever the lock is free an open chunk in the cold head holds user
-   * records: GC seals its copies before it lets go of the lock (also in
-   * the middle of a collection, which this may run in). */
+  /* An open chunk in the cold head may hold cold user records (and GC
+   * copies, whose pages' writes follow them there; see collect). */
   if (store->gc_head == store->user_head || !store->gc_head->chunk_open)
     return 0;
   return vswap_head_seal (store, store->gc_head, 0);
 }
 
-/* Where GC copies a record of PAGE that takes SIZE bytes: a hot page goes
- * back to the user head, if that has room without opening a segment (GC
- * may only open segments for its own head: see the top of this file). */
+/* Where GC copies a record of PAGE that takes SIZE bytes from a segment
+ * the cold head filled (FROM_COLD) or not: a hot page goes back to the
+ * user head, if that has room without opening a segment (GC may only open
+ * segments for its own head: see the top of this file).  A page found in
+ * a cold segment stays cold even if written lately: a cold page is
+ * recent for an epoch or two after each of its rare writes, and copied
+ * among hot pages it would pin their segments' live share up. */
 static struct head *
-head_for_copy (struct vswap_store *store, uint64_t page, uint32_t size)
+head_for_copy (struct vswap_store *store, uint64_t page, uint32_t size,
+               bool from_cold)
 {
   const struct head *user = store->user_head;
 
   if (!store->separate || user == store->gc_head || user->segment < 0 ||
-      !page_is_recent (store, page))
+      from_cold || !page_is_recent (store, page))
     return store->gc_head;
   const uint32_t need = size + (user->chunk_open ? 0 :
                                 vswap_chunk_records_start
@@ -249,7 +267,8 @@ relocate_tombstone (struct vswap_store *store,
 
 static int
 relocate_data (struct vswap_store *store, const uint8_t *record,
-               const struct vswap_record_header *r, uint32_t old_address)
+               const struct vswap_record_header *r, uint32_t old_address,
+               bool from_cold)
 {
   const uint64_t page = r->logical_page;
   const vswap_map_entry e = store->map[page];
@@ -270,7 +289,8 @@ relocate_data (struct vswap_store *store, const uint8_t *record,
                                            store->address_shift);
   uint32_t address;
   const int ret = vswap_head_append_encoded (store,
-                                             head_for_copy (store, page, size),
+                                             head_for_copy (store, page, size,
+                                                            from_cold),
                                              record, size,
                                              r->kind != VSWAP_RECORD_SAME,
                                              &address);
@@ -343,6 +363,7 @@ collect (struct vswap_store *store, uint64_t victim)
   assert (s->state == SEGMENT_CLOSED);
   assert (vswap_gc_is_collector (store));
   STAT_ADD (store, gc_runs, 1);
+  store->collections++;
 
   /* Only the written part is read, and nothing at all from a segment
    * with nothing live and no record that sets a page's state: after a
@@ -367,6 +388,8 @@ collect (struct vswap_store *store, uint64_t victim)
   if (store->failed)
     return store->failed;
   const uint64_t oldest_other = oldest_other_content (store, victim);
+  /* Copies no map entry points at: see the end. */
+  bool unmapped_copies = false;
 
   uint32_t offset = 0;
   while (offset + VSWAP_CHUNK_HEADER_SIZE <= length) {
@@ -398,15 +421,20 @@ collect (struct vswap_store *store, uint64_t victim)
                                          size, false, &moved);
           if (r == 0)
             store->lifetime_address = moved;
+          unmapped_copies = true;
         }
       }
       else if (rec.kind == VSWAP_RECORD_ZERO ||
                rec.kind == VSWAP_RECORD_TRIM) {
-        if (oldest_other < chunk.sequence)
+        if (oldest_other < chunk.sequence) {
           r = relocate_tombstone (store, &rec);
+          unmapped_copies = true;
+        }
       }
-      else if (rec.logical_page < store->pages)
-        r = relocate_data (store, buffer + at, &rec, address);
+      else if (rec.logical_page < store->pages) {
+        r = relocate_data (store, buffer + at, &rec, address, s->cold);
+        unmapped_copies |= rec.kind == VSWAP_RECORD_SAME;
+      }
       if (r < 0)
         return r;
       at += size;
@@ -414,20 +442,15 @@ collect (struct vswap_store *store, uint64_t victim)
     offset = round_up (offset + chunk.length, store->write_unit);
   }
 
-  /* Before the victim goes, everything that supersedes its records must
-   * be durable: the copies, and the newer writes that made the rest dead
-   * (else a crash could bring back an even older version). */
-  r = vswap_store_seal_all (store);
-  if (r == 0) {
-    /* Chunks sealed meanwhile by others only supersede more. */
-    pthread_mutex_unlock (&store->lock);
-    r = vswap_medium_flush (store->medium);
-    pthread_mutex_lock (&store->lock);
-  }
-  if (r < 0) {
-    store->failed = r;
-    STAT_ADD (store, io_errors, 1);
-    return r;
+  /* A record gets its sequence when its chunk is sealed.  A page's next
+   * write follows a data copy into its head (vswap_head_for_write), but
+   * nothing leads a write to a tombstone, same-filled or lifetime copy:
+   * seal those before a write to their pages can be sealed in the other
+   * head, or recovery would replay the old copy last. */
+  if (unmapped_copies) {
+    r = vswap_head_seal (store, store->gc_head, 0);
+    if (r < 0)
+      return r;
   }
   if (s->live_records != 0) {
     /* A damaged record hid some live ones from the parser: their pages
@@ -436,8 +459,91 @@ collect (struct vswap_store *store, uint64_t victim)
     s->state = SEGMENT_PINNED;
     return 0;
   }
-  vswap_segment_free (store, victim);
+  /* Before the victim goes, everything that supersedes its records must
+   * be durable: the copies, and the newer writes that made the rest dead
+   * (else a crash could bring back an even older version).  They all lie
+   * before the heads' fill points now. */
+  for (int i = 0; i < 2; i++) {
+    const struct head *head = &store->heads[i];
+    const bool pending = head->segment >= 0 && head->fill > head->written &&
+      !(i == 1 && store->gc_head == store->user_head);
+    s->release_segment[i] = pending ? head->segment : -1;
+    s->release_fill[i] = pending ? head->fill : 0;
+  }
+  s->releasing = true;
+  store->releasing++;
   return 0;
+}
+
+/* Has every head written past where it stood when S was collected?  A
+ * head that has left that segment closed it, which sealed it. */
+static bool
+copies_written (const struct vswap_store *store, const struct segment *s)
+{
+  for (int i = 0; i < 2; i++)
+    if (s->release_segment[i] >= 0 &&
+        store->heads[i].segment == s->release_segment[i] &&
+        store->heads[i].written < s->release_fill[i])
+      return false;
+  return true;
+}
+
+/* Free the releasing segments whose copies are written, after a medium
+ * flush that makes them durable.  SEAL: seal the heads first, so that
+ * all are.  Collector only: nothing else frees segments meanwhile. */
+static int
+release_victims (struct vswap_store *store, bool seal)
+{
+  int r;
+
+  assert (vswap_gc_is_collector (store));
+  if (store->releasing == 0)
+    return 0;
+  if (seal) {
+    r = vswap_store_seal_all (store);
+    if (r < 0)
+      return r;
+  }
+  /* Writes complete under the lock, so those found written now are on
+   * the medium; the flush makes them durable.  Segments whose copies
+   * are written while it runs wait for the next one. */
+  uint64_t ready = 0;
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    struct segment *s = &store->segments[i];
+    if (s->releasing && copies_written (store, s)) {
+      s->release_segment[0] = s->release_segment[1] = -1;
+      s->release_fill[0] = UINT32_MAX;      /* marks it ready */
+      ready++;
+    }
+  }
+  if (ready == 0)
+    return 0;
+  pthread_mutex_unlock (&store->lock);
+  r = vswap_medium_flush (store->medium);
+  pthread_mutex_lock (&store->lock);
+  if (r < 0) {
+    store->failed = r;
+    STAT_ADD (store, io_errors, 1);
+    return r;
+  }
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    struct segment *s = &store->segments[i];
+    if (s->releasing && s->release_fill[0] == UINT32_MAX) {
+      s->releasing = false;
+      store->releasing--;
+      vswap_segment_free (store, i);
+    }
+  }
+  return 0;
+}
+
+bool
+vswap_gc_short_of (const struct vswap_store *store, uint64_t target)
+{
+  /* A releasing segment is as good as free: a seal and a flush free it,
+   * and need no segment (see make_room). */
+  return store->free_segments + store->releasing <= target ||
+    (store->free_segments == 0 && store->releasing != 0);
 }
 
 bool
@@ -460,8 +566,20 @@ make_room (struct vswap_store *store, uint64_t target)
    * victims without reaching the goal means the estimates were wrong: stop
    * rather than spin. */
   uint64_t budget = store->segment_count;
-  while (store->free_segments <= target) {
+  while (vswap_gc_short_of (store, target)) {
+    r = release_victims (store, false);
+    if (r < 0 || !vswap_gc_short_of (store, target))
+      break;
     const int64_t victim = choose_victim (store);
+    /* A collection may need one fresh segment (see the top): with none
+     * left, or nothing to collect, what waits for its copies is needed
+     * now. */
+    if (store->releasing && (victim < 0 || store->free_segments == 0)) {
+      r = release_victims (store, true);
+      if (r < 0)
+        break;
+      continue;
+    }
     if (victim < 0 || budget-- == 0) {
       r = -ENOSPC;
       break;
@@ -481,11 +599,24 @@ vswap_gc_make_room (struct vswap_store *store)
   return make_room (store, store->reserve);
 }
 
+int
+vswap_gc_release (struct vswap_store *store, bool seal)
+{
+  if (store->collecting || store->releasing == 0 || store->failed)
+    return 0;
+  store->collecting = true;
+  store->collector = pthread_self ();
+  const int r = release_victims (store, seal);
+  store->collecting = false;
+  pthread_cond_broadcast (&store->gc_done);
+  return r;
+}
+
 void
 vswap_gc_nudge (struct vswap_store *store)
 {
   if (store->gc_thread_running && !store->collecting &&
-      store->free_segments <= store->reserve + store->gc_headroom)
+      vswap_gc_short_of (store, store->reserve + store->gc_headroom))
     pthread_cond_signal (&store->gc_wake);
 }
 
@@ -515,7 +646,7 @@ gc_thread_main (void *arg)
   while (!store->gc_stop) {
     const uint64_t target = store->reserve + store->gc_headroom;
     if (!gave_up && !store->collecting && !store->failed &&
-        store->free_segments <= target) {
+        vswap_gc_short_of (store, target)) {
       /* ENOSPC here only means nothing is worth collecting yet: wait
        * for the next writer to need a segment. */
       gave_up = make_room (store, target) < 0;

@@ -83,7 +83,7 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   /* The user head leaves the reserve to GC, so that GC always has
    * somewhere to copy live records to.  GC's own copies may use it. */
   while (!vswap_gc_is_collector (store) &&
-         store->free_segments <= store->reserve) {
+         vswap_gc_short_of (store, store->reserve)) {
     if (store->collecting) {
       /* GC runs, with the lock let go while it waits for the medium:
        * wait for its result rather than take the reserve. */
@@ -133,6 +133,7 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   if (s->generation != 0 && s->stale_generation == 0)
     s->stale_generation = s->generation;
   s->state = SEGMENT_OPEN;
+  s->cold = head == store->gc_head && head != store->user_head;
   s->generation = ++store->sequence;
   s->last_sequence = s->generation;
   s->data_records = s->data_bytes = s->state_records = 0;
@@ -147,6 +148,19 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   head->chunk_records = 0;
   vswap_buffer_note (store);
   vswap_gc_nudge (store);
+  /* Without the background collector, while hot and cold data are kept
+   * apart, collect now that this segment took the free ones down to the
+   * reserve, not when the next one is needed: with the user head open, GC
+   * can put the copies of recently written pages there, with their kind
+   * (see head_for_copy in gc.c).  It keeps one more segment free
+   * meanwhile, which costs more than it gains when nothing is hot. */
+  if (store->separate && !vswap_gc_is_collector (store) &&
+      !store->gc_thread_running &&
+      !store->collecting && vswap_gc_short_of (store, store->reserve)) {
+    r = vswap_gc_make_room (store);
+    if (r < 0 && r != -ENOSPC)
+      return r;
+  }
   return 0;
 }
 
@@ -251,6 +265,7 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
 
   if (store->failed)
     return store->failed;
+  const uint64_t collections = store->collections;
   for (;;) {
     if (head->segment >= 0) {
       const uint32_t need = size + (head->chunk_open ? 0
@@ -266,6 +281,17 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
     if (r < 0)
       return r;
   }
+  /* The caller chose HEAD for its record before a collection ran here
+   * (or while it waited for one): GC may have copied the record's page,
+   * or a page of its range, into the other head, where the copy waits
+   * unsealed.  Seal it, so that the copy gets the older sequence. */
+  if (store->collections != collections && !vswap_gc_is_collector (store))
+    for (int i = 0; i < 2; i++)
+      if (&store->heads[i] != head) {
+        r = vswap_head_seal (store, &store->heads[i], 0);
+        if (r < 0)
+          return r;
+      }
   if (!head->chunk_open)
     open_chunk (store, head);
   *where = head->buffer + head->fill;
@@ -273,6 +299,9 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
                          >> store->address_shift);
   return 0;
 }
+
+/* A threshold seal waits for padding under this fraction of a unit. */
+#define SEAL_PADDING_FRACTION 16
 
 /* Account for a record just placed, and write the chunk out once enough
  * has gathered. */
@@ -291,7 +320,16 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
   /* The record is in place: from here a killed server's successor
    * replays it. */
   vswap_buffer_note (store);
-  if (head->fill - head->written >= store->seal_threshold)
+  /* A seal pads the chunk to the write unit.  Records a little larger
+   * than the unit cross a unit-aligned threshold just past a unit's
+   * start, padding nearly a whole unit each time: in the threshold's last
+   * eighth, seal early where a record ends near a unit's end. */
+  const uint32_t unsealed = head->fill - head->written;
+  const uint32_t padding = (uint32_t) (round_up (head->fill, store->write_unit)
+                                       - head->fill);
+  if (unsealed >= store->seal_threshold ||
+      (unsealed >= store->seal_threshold - store->seal_threshold / 8 &&
+       padding <= store->write_unit / SEAL_PADDING_FRACTION))
     return vswap_head_seal (store, head, 0);
   return 0;
 }

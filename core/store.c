@@ -490,8 +490,12 @@ vswap_store_open (struct vswap_medium *medium,
   store->read_unit = medium->geometry.read_unit;
   store->pages = sb.logical_size / VSWAP_PAGE_SIZE;
   store->segment_count = sb.segment_count;
+  /* Several chunks a segment, but a segment of twice the threshold takes
+   * it whole: raw pages (4128 bytes) need 512 KiB chunks to end on a
+   * write unit (see commit in log_writer.c), else each seal pads about
+   * half a unit. */
   store->seal_threshold = round_up (SEAL_THRESHOLD, sb.write_unit);
-  if (store->seal_threshold > sb.segment_size / 4)
+  if (store->seal_threshold > sb.segment_size / 2)
     store->seal_threshold = round_down (sb.segment_size / 4, sb.write_unit);
   store->reserve = GC_RESERVE;
   store->compress = sb.compression == VSWAP_COMPRESS_ZSTD;
@@ -609,6 +613,9 @@ vswap_store_flush (struct vswap_store *store)
   if (r == 0) {
     pthread_mutex_lock (&store->lock);
     r = vswap_store_mark_durable (store);
+    /* What GC collected is superseded durably now: free it. */
+    if (r == 0)
+      r = vswap_gc_release (store, false);
     pthread_mutex_unlock (&store->lock);
   }
   return r;
@@ -688,6 +695,13 @@ vswap_store_close (struct vswap_store *store)
     pthread_mutex_unlock (&store->lock);
     if (r == 0)
       r = vswap_medium_flush (store->medium);
+    /* Leave no collected segment unerased behind, as if GC had freed
+     * each at once. */
+    if (r == 0) {
+      pthread_mutex_lock (&store->lock);
+      r = vswap_gc_release (store, true);
+      pthread_mutex_unlock (&store->lock);
+    }
     if (r == 0)
       vswap_buffer_release (store, true);
   }

@@ -52,6 +52,15 @@ struct segment {
   uint32_t write_offset;        /* end of the written chunks */
   bool clean_tail;              /* its last chunk says: closed cleanly */
   bool needs_erase;             /* free, but programmed: erase before use */
+  bool cold;                    /* filled by the cold (GC) head */
+  /* Collected, but not free yet: what superseded its records (GC's copies
+   * and the writes that made the rest dead) must be durable first, which
+   * it is once each head has written past where it stood when the victim
+   * was collected (head segment -1: nothing was pending there), and the
+   * medium has been flushed (see gc.c). */
+  bool releasing;
+  int64_t release_segment[2];
+  uint32_t release_fill[2];
   uint8_t state;
 };
 
@@ -129,7 +138,7 @@ struct vswap_store {
   vswap_map_entry *map;
   uint64_t *readin;             /* bitmap, one bit per page */
   /* Hot/cold separation (gc.c): the pages written in this epoch and in
-   * the one before, one bit per page each.  An epoch is half the logical
+   * the one before, one bit per page each.  An epoch is 3/4 of the logical
    * pages' worth of page writes. */
   uint64_t *written_now, *written_before;
   uint64_t epoch_writes;        /* page writes in this epoch */
@@ -157,6 +166,8 @@ struct vswap_store {
   bool gc_thread_running;
   bool gc_stop;
   uint32_t gc_headroom;
+  uint64_t releasing;           /* segments collected, not yet free */
+  uint64_t collections;         /* victims collected since open */
   int failed;                   /* sticky medium error: writes refused */
 
   pthread_mutex_t context_lock;
@@ -223,8 +234,16 @@ int vswap_head_order_for_tombstone (struct vswap_store *store);
 /* Collect until more than store->reserve segments are free (ENOSPC if it
  * cannot).  Called with store->lock held, which it lets go meanwhile. */
 int vswap_gc_make_room (struct vswap_store *store);
+/* Are TARGET or fewer segments free or releasing, or none free while some
+ * are releasing?  Then writers may not open a segment, and GC works. */
+bool vswap_gc_short_of (const struct vswap_store *store, uint64_t target);
 /* Is the calling thread the one collecting now? */
 bool vswap_gc_is_collector (const struct vswap_store *store);
+/* Free the collected segments whose copies are durable, flushing the
+ * medium for them (SEAL: seal the heads first, so that all are).  Does
+ * nothing while a collection runs, which does it itself.  Called with
+ * store->lock held, which it lets go while the medium flushes. */
+int vswap_gc_release (struct vswap_store *store, bool seal);
 /* Wake the background collector if free segments run low. */
 void vswap_gc_nudge (struct vswap_store *store);
 /* Start and stop the background collector (store->lock not held). */
