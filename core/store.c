@@ -1025,6 +1025,35 @@ read_pages (struct vswap_store *store, struct io_context *ctx,
   return r;
 }
 
+/* A request is served piece by piece: a run of up to MAXIMUM whole pages,
+ * or the part of one page that it covers. */
+struct piece {
+  uint64_t page;                /* the first page */
+  uint32_t skip;                /* bytes into it (partial only) */
+  uint32_t bytes;               /* the piece's length */
+  uint32_t whole_pages;         /* 0: a partial page */
+};
+
+static struct piece
+next_piece (uint64_t offset, uint64_t length, uint32_t maximum)
+{
+  struct piece p = {
+    .page = offset / VSWAP_PAGE_SIZE,
+    .skip = offset % VSWAP_PAGE_SIZE,
+  };
+
+  assert (length > 0 && maximum > 0);
+  p.bytes = VSWAP_PAGE_SIZE - p.skip;
+  if (p.bytes > length)
+    p.bytes = (uint32_t) length;
+  if (p.bytes == VSWAP_PAGE_SIZE) {
+    const uint64_t pages = length / VSWAP_PAGE_SIZE;
+    p.whole_pages = pages < maximum ? (uint32_t) pages : maximum;
+    p.bytes = p.whole_pages * VSWAP_PAGE_SIZE;
+  }
+  return p;
+}
+
 int
 vswap_store_read (struct vswap_store *store, void *buffer, uint64_t length,
                   uint64_t offset)
@@ -1038,18 +1067,12 @@ vswap_store_read (struct vswap_store *store, void *buffer, uint64_t length,
   STAT_ADD (store, host_read_bytes, length);
   struct io_context *ctx = context_get (store);
   while (length > 0 && r == 0) {
-    const uint64_t page = offset / VSWAP_PAGE_SIZE;
-    const uint32_t skip = offset % VSWAP_PAGE_SIZE;
-    uint32_t n = VSWAP_PAGE_SIZE - skip;
-    if (n > length)
-      n = length;
-    if (n == VSWAP_PAGE_SIZE) {
-      uint64_t count = length / VSWAP_PAGE_SIZE;
-      if (count > RUN_PAGES)
-        count = RUN_PAGES;
-      n = (uint32_t) count * VSWAP_PAGE_SIZE;
-      STAT_ADD (store, host_read_pages, count);
-      r = read_pages (store, ctx, page, (uint32_t) count, out);
+    const struct piece p = next_piece (offset, length, RUN_PAGES);
+    const uint64_t page = p.page;
+    const uint32_t skip = p.skip, n = p.bytes;
+    if (p.whole_pages) {
+      STAT_ADD (store, host_read_pages, p.whole_pages);
+      r = read_pages (store, ctx, page, p.whole_pages, out);
     }
     else {
       STAT_ADD (store, host_read_pages, 1);
@@ -1258,18 +1281,12 @@ vswap_store_write (struct vswap_store *store, const void *buffer,
   STAT_ADD (store, host_write_bytes, length);
   struct io_context *ctx = context_get (store);
   while (length > 0 && r == 0) {
-    const uint64_t page = offset / VSWAP_PAGE_SIZE;
-    const uint32_t skip = offset % VSWAP_PAGE_SIZE;
-    uint32_t n = VSWAP_PAGE_SIZE - skip;
-    if (n > length)
-      n = length;
-    if (n == VSWAP_PAGE_SIZE) {
-      uint64_t count = length / VSWAP_PAGE_SIZE;
-      if (count > WRITE_BATCH)
-        count = WRITE_BATCH;
-      n = (uint32_t) count * VSWAP_PAGE_SIZE;
-      STAT_ADD (store, host_write_pages, count);
-      r = write_pages (store, ctx, page, (uint32_t) count, in);
+    const struct piece p = next_piece (offset, length, WRITE_BATCH);
+    const uint64_t page = p.page;
+    const uint32_t skip = p.skip, n = p.bytes;
+    if (p.whole_pages) {
+      STAT_ADD (store, host_write_pages, p.whole_pages);
+      r = write_pages (store, ctx, page, p.whole_pages, in);
     }
     else {
       STAT_ADD (store, host_write_pages, 1);

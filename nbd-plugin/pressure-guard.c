@@ -67,43 +67,40 @@ now_ns (void)
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* The value in KiB of KEY ("MemFree:") in /proc/meminfo, or UINT64_MAX
- * if unreadable.  The file stays open: the kernel keeps its buffer
- * between reads. */
+/* The number after the first AFTER that follows the first KEY in the
+ * /proc file FD (read into BUFFER of SIZE bytes), or UINT64_MAX if it is
+ * not there.  The files stay open: the kernel keeps its buffer between
+ * reads, so reading them again allocates nothing. */
 static uint64_t
-meminfo_kib (const char *key)
+proc_number (int fd, char *buffer, size_t size, const char *key,
+             const char *after)
 {
-  ssize_t n;
+  const ssize_t n = pread (fd, buffer, size - 1, 0);
   char *p;
 
-  n = pread (meminfo_fd, meminfo, sizeof meminfo - 1, 0);
   if (n <= 0)
     return UINT64_MAX;
-  meminfo[n] = '\0';
-  p = strstr (meminfo, key);
+  buffer[n] = '\0';
+  p = strstr (buffer, key);
+  if (p && after)
+    p = strstr (p, after);
   if (p == NULL)
     return UINT64_MAX;
-  return strtoull (p + strlen (key), NULL, 10);
+  return strtoull (p + strlen (after ? after : key), NULL, 10);
 }
 
-/* The "full" stall total of /proc/pressure/memory in microseconds, or
- * UINT64_MAX if unreadable. */
+/* MemFree of /proc/meminfo in KiB. */
+static uint64_t
+free_kib (void)
+{
+  return proc_number (meminfo_fd, meminfo, sizeof meminfo, "MemFree:", NULL);
+}
+
+/* The "full" stall total of /proc/pressure/memory in microseconds. */
 static uint64_t
 full_stall_us (void)
 {
-  ssize_t n;
-  char *p;
-
-  n = pread (totals_fd, totals, sizeof totals - 1, 0);
-  if (n <= 0)
-    return UINT64_MAX;
-  totals[n] = '\0';
-  p = strstr (totals, "full ");
-  if (p)
-    p = strstr (p, "total=");
-  if (p == NULL)
-    return UINT64_MAX;
-  return strtoull (p + 6, NULL, 10);
+  return proc_number (totals_fd, totals, sizeof totals, "full ", "total=");
 }
 
 static void
@@ -137,7 +134,7 @@ on_trigger (bool dry_run, long long *last_ns)
    * memory.max stalls it too, with plenty of memory free, and must be
    * left to its cgroup.  Only when free memory is down at the kernel's
    * watermarks is the machine as a whole out of memory. */
-  const uint64_t free_now = meminfo_kib ("MemFree:");
+  const uint64_t free_now = free_kib ();
   if (dry_run)
     return;
   if (free_now >= free_limit_kib) {
