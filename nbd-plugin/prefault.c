@@ -32,6 +32,7 @@ struct mapping {
   char permissions[5];
   bool is_main_stack;
   bool is_special;              /* [vvar], [vdso], [vsyscall] */
+  bool is_file;                 /* backed by a file (inode not 0) */
 };
 
 static long page_size;
@@ -53,6 +54,14 @@ parse_line (const char *line, struct mapping *m)
     return false;
   memcpy (m->permissions, p + 1, 4);
   m->permissions[4] = '\0';
+  /* perms offset dev inode: the inode is the fourth field. */
+  const char *field = p + 1;
+  for (int i = 0; i < 3 && field; i++) {
+    field = strchr (field, ' ');
+    if (field)
+      field++;
+  }
+  m->is_file = field && strtoull (field, NULL, 10) != 0;
   m->is_main_stack = strstr (p, "[stack]") != NULL;
   m->is_special = strstr (p, "[vvar]") || strstr (p, "[vdso]") ||
     strstr (p, "[vsyscall]");
@@ -62,7 +71,7 @@ parse_line (const char *line, struct mapping *m)
 /* Fault in [START, END): every page present and (under mlockall)
  * locked; WRITE: writable too.  Returns false if it could not. */
 static bool
-populate (uintptr_t start, uintptr_t end, bool write)
+populate (uintptr_t start, uintptr_t end, bool write, bool is_file)
 {
   if (populate_works == -1)
     /* Before Linux 5.14 the advice is unknown: EINVAL on any range. */
@@ -71,6 +80,11 @@ populate (uintptr_t start, uintptr_t end, bool write)
   if (populate_works)
     return madvise ((void *) start, end - start,
                     write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0;
+  /* By hand, a page of a file mapping that lies beyond the end of its
+   * file would raise SIGBUS (madvise returns an error instead): on such
+   * old kernels only anonymous memory is faulted in. */
+  if (is_file)
+    return false;
   /* Adding 0 atomically writes each page without changing what another
    * thread may be writing there at the same moment. */
   for (uintptr_t a = start; a < end; a += page_size) {
@@ -101,7 +115,7 @@ fault_in (const struct mapping *m, const struct mapping *previous,
     const uint64_t limit = m->permissions[2] == 'x'
       ? PREFAULT_MAXIMUM_MAPPING : PREFAULT_MAXIMUM_READ_ONLY_DATA;
     if (m->end - m->start > limit || m->is_special ||
-        !populate (m->start, m->end, false)) {
+        !populate (m->start, m->end, false, m->is_file)) {
       report->skipped++;
       return;
     }
@@ -121,7 +135,7 @@ fault_in (const struct mapping *m, const struct mapping *previous,
     report->skipped++;
     return;
   }
-  if (!populate (start, m->end, true)) {
+  if (!populate (start, m->end, true, m->is_file)) {
     report->skipped++;
     return;
   }
