@@ -263,8 +263,11 @@ whole_zones (const struct zoned_medium *z, uint64_t offset, uint64_t length)
     ? 0 : -EINVAL;
 }
 
+/* Apply ACTION to each zone of [OFFSET, OFFSET + LENGTH), which must be
+ * whole zones, under the write lock; stop at the first error. */
 static int
-zoned_discard (struct vswap_medium *medium, uint64_t offset, uint64_t length)
+each_zone (struct vswap_medium *medium, uint64_t offset, uint64_t length,
+           int (*action) (struct zoned_medium *z, uint64_t index))
 {
   struct zoned_medium *z = to_zoned (medium);
   int r;
@@ -274,46 +277,53 @@ zoned_discard (struct vswap_medium *medium, uint64_t offset, uint64_t length)
   r = whole_zones (z, offset, length);
   pthread_mutex_lock (&z->write_lock);
   for (uint64_t i = offset / z->zone_size;
-       r == 0 && i < (offset + length) / z->zone_size; i++) {
-    /* An empty zone needs no reset (format resets every zone). */
-    if (z->zones[i].conventional || z->zones[i].write_pointer != 0)
-      r = reset_zone (z, i);
-  }
+       r == 0 && i < (offset + length) / z->zone_size; i++)
+    r = action (z, i);
   pthread_mutex_unlock (&z->write_lock);
   return r;
 }
 
 static int
+discard_zone (struct zoned_medium *z, uint64_t index)
+{
+  /* An empty zone needs no reset (format resets every zone). */
+  if (z->zones[index].conventional || z->zones[index].write_pointer != 0)
+    return reset_zone (z, index);
+  return 0;
+}
+
+static int
+finish_zone (struct zoned_medium *z, uint64_t index)
+{
+  struct zone *zone = &z->zones[index];
+  struct blk_zone_range range = {
+    .sector = index * z->zone_size / SECTOR_SIZE,
+    .nr_sectors = z->zone_size / SECTOR_SIZE,
+  };
+
+  /* Empty and full zones are neither open nor active. */
+  if (zone->conventional || zone->write_pointer == 0
+      || zone->write_pointer == z->zone_size)
+    return 0;
+  if (ioctl (z->fd, BLKFINISHZONE, &range) == -1) {
+    const int r = -errno;
+    refresh_zone (z, index);
+    return r;
+  }
+  store_u64 (&zone->write_pointer, z->zone_size);
+  return 0;
+}
+
+static int
+zoned_discard (struct vswap_medium *medium, uint64_t offset, uint64_t length)
+{
+  return each_zone (medium, offset, length, discard_zone);
+}
+
+static int
 zoned_finish (struct vswap_medium *medium, uint64_t offset, uint64_t length)
 {
-  struct zoned_medium *z = to_zoned (medium);
-  int r;
-
-  if (z->read_only)
-    return -EROFS;
-  r = whole_zones (z, offset, length);
-  pthread_mutex_lock (&z->write_lock);
-  for (uint64_t i = offset / z->zone_size;
-       r == 0 && i < (offset + length) / z->zone_size; i++) {
-    struct zone *zone = &z->zones[i];
-    struct blk_zone_range range = {
-      .sector = i * z->zone_size / SECTOR_SIZE,
-      .nr_sectors = z->zone_size / SECTOR_SIZE,
-    };
-
-    /* Empty and full zones are neither open nor active. */
-    if (zone->conventional || zone->write_pointer == 0
-        || zone->write_pointer == z->zone_size)
-      continue;
-    if (ioctl (z->fd, BLKFINISHZONE, &range) == -1) {
-      r = -errno;
-      refresh_zone (z, i);
-    }
-    else
-      store_u64 (&zone->write_pointer, z->zone_size);
-  }
-  pthread_mutex_unlock (&z->write_lock);
-  return r;
+  return each_zone (medium, offset, length, finish_zone);
 }
 
 static int
