@@ -522,9 +522,8 @@ vswap_store_open (struct vswap_medium *medium,
 
   store->map = calloc (store->pages, sizeof *store->map);
   store->readin = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
-  store->written_now = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
-  store->written_before = calloc ((store->pages + 63) / 64,
-                                  sizeof (uint64_t));
+  store->heat_low = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
+  store->heat_high = calloc ((store->pages + 63) / 64, sizeof (uint64_t));
   store->segments = calloc (store->segment_count, sizeof *store->segments);
   store->gc_buffer = aligned_alloc_zero (store->segment_size);
   for (int i = 0; i < 2; i++) {
@@ -533,7 +532,7 @@ vswap_store_open (struct vswap_medium *medium,
       store->heads[i].buffer = aligned_alloc_zero (store->segment_size);
   }
   if (!store->map || !store->readin || !store->segments ||
-      !store->written_now || !store->written_before ||
+      !store->heat_low || !store->heat_high ||
       !store->gc_buffer ||
       (!options->read_only && (!store->heads[0].buffer ||
                                !store->heads[1].buffer))) {
@@ -649,8 +648,8 @@ store_free (struct vswap_store *store)
     contexts_destroy (store);
   free (store->map);
   free (store->readin);
-  free (store->written_now);
-  free (store->written_before);
+  free (store->heat_low);
+  free (store->heat_high);
   free (store->segments);
   free (store->gc_buffer);
   free (store->torn_pages);
