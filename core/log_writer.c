@@ -323,12 +323,15 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
   /* A seal pads the chunk to the write unit.  Records a little larger
    * than the unit cross a unit-aligned threshold just past a unit's
    * start, padding nearly a whole unit each time: in the threshold's last
-   * eighth, seal early where a record ends near a unit's end. */
+   * eighth, seal early where a record ends near a unit's end.  Not when
+   * the chunk is the whole segment: its end is the segment's, and an
+   * early seal would only leave room for fewer records after it. */
   const uint32_t unsealed = head->fill - head->written;
   const uint32_t padding = (uint32_t) (round_up (head->fill, store->write_unit)
                                        - head->fill);
   if (unsealed >= store->seal_threshold ||
-      (unsealed >= store->seal_threshold - store->seal_threshold / 8 &&
+      (store->seal_threshold < store->segment_size &&
+       unsealed >= store->seal_threshold - store->seal_threshold / 8 &&
        padding <= store->write_unit / SEAL_PADDING_FRACTION))
     return vswap_head_seal (store, head, 0);
   return 0;
