@@ -255,11 +255,33 @@ open_chunk (struct vswap_store *store, struct head *head)
   head->chunk_records = 0;
 }
 
+/* Does HEAD's unsealed part hold the record a page of [FIRST, FIRST +
+ * COUNT) maps to? */
+static bool
+holds_unsealed (const struct vswap_store *store, const struct head *head,
+                uint64_t first, uint64_t count)
+{
+  if (head->segment < 0 || !head->chunk_open)
+    return false;
+  const uint64_t end = first + count < store->pages ? first + count
+    : store->pages;
+  for (uint64_t page = first; page < end; page++) {
+    const vswap_map_entry e = store->map[page];
+    uint32_t offset;
+    if (vswap_map_is_stored (e) &&
+        vswap_segment_of_address (store, vswap_map_address (e), &offset)
+        == head->segment && offset >= head->written)
+      return true;
+  }
+  return false;
+}
+
 /* Make room for SIZE record bytes in HEAD (opening a chunk if needed) and
- * return where they go. */
+ * return where they go.  The record is of pages [FIRST, FIRST + COUNT). */
 static int
 reserve (struct vswap_store *store, struct head *head, uint32_t size,
-         bool tombstone, uint8_t **where, uint32_t *address)
+         bool tombstone, uint64_t first, uint64_t count, uint8_t **where,
+         uint32_t *address)
 {
   int r;
 
@@ -284,10 +306,13 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
   /* The caller chose HEAD for its record before a collection ran here
    * (or while it waited for one): GC may have copied the record's page,
    * or a page of its range, into the other head, where the copy waits
-   * unsealed.  Seal it, so that the copy gets the older sequence. */
+   * unsealed.  Seal it, so that the copy gets the older sequence.  Only
+   * then: a seal pads the chunk, and a segment of several chunks holds
+   * fewer records.  (Copies no map entry points at, GC seals itself.) */
   if (store->collections != collections && !vswap_gc_is_collector (store))
     for (int i = 0; i < 2; i++)
-      if (&store->heads[i] != head) {
+      if (&store->heads[i] != head &&
+          holds_unsealed (store, &store->heads[i], first, count)) {
         r = vswap_head_seal (store, &store->heads[i], 0);
         if (r < 0)
           return r;
@@ -323,12 +348,15 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
   /* A seal pads the chunk to the write unit.  Records a little larger
    * than the unit cross a unit-aligned threshold just past a unit's
    * start, padding nearly a whole unit each time: in the threshold's last
-   * eighth, seal early where a record ends near a unit's end. */
+   * eighth, seal early where a record ends near a unit's end.  Not when
+   * the chunk is the whole segment: its end is the segment's, and an
+   * early seal would only leave room for fewer records after it. */
   const uint32_t unsealed = head->fill - head->written;
   const uint32_t padding = (uint32_t) (round_up (head->fill, store->write_unit)
                                        - head->fill);
   if (unsealed >= store->seal_threshold ||
-      (unsealed >= store->seal_threshold - store->seal_threshold / 8 &&
+      (store->seal_threshold < store->segment_size &&
+       unsealed >= store->seal_threshold - store->seal_threshold / 8 &&
        padding <= store->write_unit / SEAL_PADDING_FRACTION))
     return vswap_head_seal (store, head, 0);
   return 0;
@@ -346,7 +374,11 @@ vswap_head_append (struct vswap_store *store, struct head *head,
   const bool tombstone = header->kind == VSWAP_RECORD_ZERO ||
     header->kind == VSWAP_RECORD_TRIM || header->kind == VSWAP_RECORD_LIFETIME;
   uint8_t *where;
-  int r = reserve (store, head, size, tombstone, &where, address);
+  const uint64_t count = header->kind == VSWAP_RECORD_ZERO ||
+    header->kind == VSWAP_RECORD_TRIM ? header->count
+    : header->kind == VSWAP_RECORD_LIFETIME ? 0 : 1;
+  int r = reserve (store, head, size, tombstone, header->logical_page, count,
+                   &where, address);
   if (r < 0)
     return r;
   vswap_record_header_encode (header, store->seed, head->generation, where);
@@ -367,7 +399,7 @@ vswap_head_append_encoded (struct vswap_store *store, struct head *head,
                            uint32_t *address)
 {
   uint8_t *where;
-  int r = reserve (store, head, size, false, &where, address);
+  int r = reserve (store, head, size, false, 0, 0, &where, address);
   if (r < 0)
     return r;
   memcpy (where, record, size);

@@ -51,7 +51,8 @@ struct vswap_open_options {
   /* Keep the open segment's RAM image in this file (on tmpfs), so that
    * what a killed server acknowledged is written by the next open; a
    * path ending in '/' is a directory for vswap-UUID.buffer.  NULL: no
-   * buffer (a kill loses up to 512 KiB of acknowledged writes).  The
+   * buffer (a kill loses up to 512 KiB of acknowledged writes, 1 MiB
+   * with 1 MiB segments).  The
    * file is locked while the store is open and removed by a clean
    * close. */
   const char *buffer;

@@ -137,12 +137,12 @@ struct vswap_store {
 
   vswap_map_entry *map;
   uint64_t *readin;             /* bitmap, one bit per page */
-  /* Hot/cold separation (gc.c): the pages written in this epoch and in
-   * the one before, one bit per page each.  An epoch is 3/4 of the logical
-   * pages' worth of page writes. */
-  uint64_t *written_now, *written_before;
+  /* Hot/cold separation (gc.c): a 2-bit write counter per page, one bit
+   * plane each, raised by each write and lowered each epoch (the logical
+   * pages' worth of page writes). */
+  uint64_t *heat_low, *heat_high;
   uint64_t epoch_writes;        /* page writes in this epoch */
-  uint64_t epoch_hot_writes;    /* of those, to pages found recent */
+  uint64_t epoch_hot_writes;    /* of those, to pages found hot */
   bool separate;                /* the last epoch's writes were skewed */
   struct segment *segments;
   struct vswap_pattern_table patterns;
