@@ -227,11 +227,12 @@ START_TEST (test_readtrim)
 }
 END_TEST
 
-START_TEST (test_enospc_loses_nothing)
+/* Write random page N to page N from 0 on until the store refuses one
+ * (it must: the tests below export more than the medium holds), and
+ * return how many it took. */
+static uint64_t
+fill_until_full (struct vswap_store *s)
 {
-  /* 8 MiB of medium exporting 16 MiB: incompressible data cannot fit. */
-  make (8 << 20, 16 << 20, true);
-  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
   uint64_t written = 0;
   int r = 0;
   random_page (page, 0);
@@ -242,6 +243,15 @@ START_TEST (test_enospc_loses_nothing)
     random_page (page, written);
   }
   ck_assert_int_eq (r, -ENOSPC);
+  return written;
+}
+
+START_TEST (test_enospc_loses_nothing)
+{
+  /* 8 MiB of medium exporting 16 MiB: incompressible data cannot fit. */
+  make (8 << 20, 16 << 20, true);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
+  const uint64_t written = fill_until_full (s);
   ck_assert_uint_gt (written, 100);
   struct vswap_statistics st;
   vswap_store_statistics (s, &st);
@@ -275,16 +285,7 @@ START_TEST (test_full_store_takes_scattered_trims)
 {
   make (8 << 20, 16 << 20, false);
   struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
-  uint64_t written = 0;
-  int r = 0;
-  random_page (page, 0);
-  while (written < 4096 && (r = vswap_store_write (s, page, PAGE,
-                                                   written * PAGE, false))
-         == 0) {
-    written++;
-    random_page (page, written);
-  }
-  ck_assert_int_eq (r, -ENOSPC);
+  const uint64_t written = fill_until_full (s);
 
   /* Every 5th page, one trim each, many more than a segment's records:
    * each frees too little in its segment for GC to collect it. */
