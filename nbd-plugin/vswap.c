@@ -572,6 +572,22 @@ vswap_get_ready (void)
     }
   }
 
+  /* The store's own choice wins (vswap format --compress): say so rather
+   * than leave the user believing the key took effect. */
+  struct vswap_store_info info;
+  vswap_store_get_info (store, &info);
+  if (override_compression && info.compression_chosen &&
+      (info.compression != compression ||
+       (compression == VSWAP_COMPRESS_ZSTD && compression_level != 0 &&
+        info.compression_level != compression_level))) {
+    char chosen[16] = "none";
+    if (info.compression == VSWAP_COMPRESS_ZSTD)
+      snprintf (chosen, sizeof chosen, "zstd:%d", info.compression_level);
+    nbdkit_error ("warning: compress= ignored: %s was formatted with "
+                  "vswap format --compress %s, which keeps its choice; "
+                  "format it again without --compress to let the key "
+                  "decide", store_path, chosen);
+  }
   nbdkit_debug ("store=%s: %" PRIu64 " bytes on %s", store_path,
                 vswap_store_size (store), medium->description);
   return 0;
