@@ -209,4 +209,20 @@ cmp "$tmp/image" "$tmp/copy2" || fail "second copy differs"
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$stats" ||
   fail "statsfile is not JSON after the second run"
 
+### A store formatted with --compress keeps its choice over compress=,
+### and the plugin says so in one warning.
+if [ -n "${VSWAP-}" ]; then
+  chosen=$tmp/chosen
+  run 0 "$VSWAP" format --buffered --size 64M --compress none "$chosen"
+  run 0 vswap_nbdkit -U - "$VSWAP_PLUGIN" "store=$chosen" compress=zstd \
+    lock-memory=no statsfile="$stats" \
+    --run 'unset LD_PRELOAD; nbdcopy "'"$tmp/image"'" "$uri"'
+  grep -q "warning: compress= ignored: .*--compress none" "$err" ||
+    fail "no warning that compress= was ignored: $(cat "$err")"
+  python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+sys.exit("compressed %d pages on a --compress none store" % s["pages_compressed"]
+         if s["pages_compressed"] else 0)' "$stats" || fail "compress= overrode the store"
+fi
+
 echo "PASS"
