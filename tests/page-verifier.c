@@ -21,6 +21,14 @@
  * EVERY page back and compares it word by word.  Under a memory limit
  * smaller than the mapping, the reads fault pages back in from swap.
  *
+ * --order sequential (the default) rewrites pages in address order and
+ * reads them back in order on odd passes, with a fixed stride on even
+ * passes.  --order random is the load of many processes under pressure:
+ * pass 1 still fills in order, but every read-back and every later
+ * rewrite goes through a seeded random permutation of the pages, so the
+ * kernel frees swap slots all over the swap area and later swap-outs
+ * land in partly used clusters, in small scattered writes.
+ *
  * Exit status: 0 all pages verified, 1 a mismatch, 2 usage or set-up error.
  * The last line is always
  *   verifier: N pages verified over P passes, M mismatches
@@ -60,6 +68,7 @@ static int thp = -1;                            /* -1 default, 0 off, 1 on */
 static bool quiet;
 static unsigned max_reports = 10;
 static int64_t corrupt_page = -1;               /* --corrupt, self-test */
+static bool random_order;                       /* --order random */
 
 /* State. */
 static unsigned char *memory;
@@ -69,6 +78,7 @@ static uint16_t *versions;      /* pass that last wrote each page */
 static uint64_t verified;       /* page verifications that matched or not */
 static uint64_t mismatches;
 static uint64_t written_by_kind[KINDS];
+static uint64_t *permutation;   /* --order random: this pass's page order */
 
 /* ---- deterministic content ---------------------------------------------- */
 
@@ -100,7 +110,8 @@ page_hash (uint64_t page, unsigned version, uint64_t purpose)
                               ^ (purpose << 40)));
 }
 
-enum { PURPOSE_KIND = 1, PURPOSE_REWRITE, PURPOSE_CONTENT, PURPOSE_ORDER };
+enum { PURPOSE_KIND = 1, PURPOSE_REWRITE, PURPOSE_CONTENT, PURPOSE_ORDER,
+       PURPOSE_REWRITE_ORDER };
 
 static enum kind
 choose_kind (uint64_t page, unsigned version)
@@ -280,12 +291,37 @@ gcd (uint64_t a, uint64_t b)
   return a;
 }
 
+/* --order random: a new Fisher-Yates shuffle of the pages for PURPOSE
+ * (rewrite or read-back) of PASS, a pure function of the seed. */
+static void
+shuffle_pages (unsigned pass, uint64_t purpose)
+{
+  uint64_t state = page_hash (0, pass, purpose);
+
+  for (uint64_t i = 0; i < npages; i++)
+    permutation[i] = i;
+  for (uint64_t i = npages - 1; i > 0; i--) {
+    const uint64_t j = next (&state) % (i + 1);
+    const uint64_t t = permutation[i];
+    permutation[i] = permutation[j];
+    permutation[j] = t;
+  }
+}
+
 /* Odd passes read pages in order (swap readahead helps); even passes in a
- * scattered order (every fault a random slot). */
+ * scattered order (every fault a random slot).  --order random: every
+ * pass in a random permutation. */
 static void
 verify_all (unsigned pass)
 {
   uint64_t stride = 1, start = 0;
+
+  if (random_order) {
+    shuffle_pages (pass, PURPOSE_ORDER);
+    for (uint64_t n = 0; n < npages; n++)
+      verify_page (permutation[n], pass);
+    return;
+  }
 
   if (pass % 2 == 0 && npages > 2) {
     const uint64_t h = page_hash (0, pass, PURPOSE_ORDER);
@@ -316,6 +352,12 @@ usage (FILE *f)
 "  -s, --seed N          seed of all content (default 0x%" PRIx64 ")\n"
 "  -x, --mix Z,S,C,R     percent of zero, same-filled, compressible and\n"
 "                        random pages; must add up to 100 (default %u,%u,%u,%u)\n"
+"      --order sequential|random\n"
+"                        sequential: rewrite in address order, read back in\n"
+"                        order (odd passes) or with a stride (even passes);\n"
+"                        random: pass 1 fills in order, every read-back and\n"
+"                        later rewrite in a seeded random permutation\n"
+"                        (default sequential)\n"
 "      --thp yes|no      madvise huge pages on or off (default: system's)\n"
 "      --corrupt PAGE    self-test: damage PAGE after pass 1 writes it\n"
 "  -q, --quiet           print only the final line (and mismatches)\n"
@@ -350,6 +392,7 @@ parse_options (int argc, char **argv)
     { "seed", required_argument, NULL, 's' },
     { "mix", required_argument, NULL, 'x' },
     { "thp", required_argument, NULL, 'T' },
+    { "order", required_argument, NULL, 'O' },
     { "corrupt", required_argument, NULL, 'C' },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -413,6 +456,17 @@ parse_options (int argc, char **argv)
         exit (2);
       }
       break;
+    case 'O':
+      if (strcmp (optarg, "sequential") == 0)
+        random_order = false;
+      else if (strcmp (optarg, "random") == 0)
+        random_order = true;
+      else {
+        fprintf (stderr, "page-verifier: --order %s: give sequential or "
+                 "random\n", optarg);
+        exit (2);
+      }
+      break;
     case 'C':
       if (!parse_u64 (optarg, &v) || v > INT64_MAX) {
         fprintf (stderr, "page-verifier: --corrupt %s: give a page index\n",
@@ -461,7 +515,10 @@ main (int argc, char **argv)
              strerror (errno));
   kinds = calloc (npages, sizeof *kinds);
   versions = calloc (npages, sizeof *versions);
-  if (kinds == NULL || versions == NULL) {
+  if (random_order)
+    permutation = calloc (npages, sizeof *permutation);
+  if (kinds == NULL || versions == NULL ||
+      (random_order && permutation == NULL)) {
     fprintf (stderr, "page-verifier: out of memory for metadata\n");
     return 2;
   }
@@ -469,9 +526,10 @@ main (int argc, char **argv)
   if (!quiet)
     printf ("verifier: %" PRIu64 " MiB, %" PRIu64 " pages, %u passes, "
             "rewrite %u%%, mix zero/same/compressible/random "
-            "%u/%u/%u/%u%%, seed 0x%" PRIx64 "\n",
+            "%u/%u/%u/%u%%, seed 0x%" PRIx64 ", %s order\n",
             mib, npages, passes, rewrite_percent,
-            mix[0], mix[1], mix[2], mix[3], seed);
+            mix[0], mix[1], mix[2], mix[3], seed,
+            random_order ? "random" : "sequential");
 
   const double start = now ();
   for (unsigned pass = 1; pass <= passes; pass++) {
@@ -479,7 +537,11 @@ main (int argc, char **argv)
     uint64_t rewritten = 0;
     double t0 = now ();
 
-    for (uint64_t page = 0; page < npages; page++) {
+    /* Which pages a pass rewrites does not depend on the order. */
+    if (random_order && pass > 1)
+      shuffle_pages (pass, PURPOSE_REWRITE_ORDER);
+    for (uint64_t n = 0; n < npages; n++) {
+      const uint64_t page = random_order && pass > 1 ? permutation[n] : n;
       if (pass == 1 ||
           page_hash (page, pass, PURPOSE_REWRITE) % 100 < rewrite_percent) {
         write_page (page, pass);
@@ -497,7 +559,8 @@ main (int argc, char **argv)
               "verified %" PRIu64 " pages in %s order (%.1f MiB/s), "
               "%" PRIu64 " mismatches\n",
               pass, passes, rewritten, mib_per_s (rewritten, t1 - t0),
-              npages, pass % 2 == 0 ? "scattered" : "sequential",
+              npages, random_order ? "random"
+                      : pass % 2 == 0 ? "scattered" : "sequential",
               mib_per_s (npages, t2 - t1), mismatches - mismatches_before);
   }
   const double elapsed = now () - start;
@@ -517,5 +580,6 @@ main (int argc, char **argv)
   munmap (memory, bytes);
   free (kinds);
   free (versions);
+  free (permutation);
   return mismatches ? 1 : 0;
 }

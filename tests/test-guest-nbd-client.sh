@@ -17,8 +17,9 @@
 # nbd-client, nbdkit, cpio and apt-get with Debian's package lists.
 #
 # Knobs: VSWAP_GUEST_MEMORY (MiB, default 256), VSWAP_GUEST_MIB (default
-# 3 x memory), VSWAP_GUEST_PASSES (default 1), VSWAP_GUEST_PAGE_CLUSTER
-# (vm.page-cluster, default 5), VSWAP_GUEST_LIMIT (cgroup
+# 3 x memory), VSWAP_GUEST_PASSES (default 1), VSWAP_GUEST_ORDER
+# (page-verifier --order: sequential, the default, or random),
+# VSWAP_GUEST_PAGE_CLUSTER (vm.page-cluster, default 5), VSWAP_GUEST_LIMIT (cgroup
 # MiB, default 128), VSWAP_GUEST_TIMEOUT (seconds, default 600),
 # VSWAP_GUEST_KEEP=1 keeps the console log and the disk image.
 set -u
@@ -34,6 +35,7 @@ guest_require VSWAP_PLUGIN VSWAP VSWAP_PAGE_VERIFIER
 memory=${VSWAP_GUEST_MEMORY:-256}
 mib=${VSWAP_GUEST_MIB:-$((3 * memory))}
 passes=${VSWAP_GUEST_PASSES:-1}
+order=${VSWAP_GUEST_ORDER:-sequential}
 pagecluster=${VSWAP_GUEST_PAGE_CLUSTER:-5}
 limit=${VSWAP_GUEST_LIMIT:-128}
 timeout_s=${VSWAP_GUEST_TIMEOUT:-600}
@@ -44,7 +46,7 @@ guest_build
 # The run-guest child has its own traps: it kills QEMU on TERM.
 guest_run "$guestdir/run-guest" --guest "$workdir" --log "$workdir/console.log" \
   --memory "$memory" --timeout "$timeout_s" --quiet \
-  --append "vswap.mode=nbd-client vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.pagecluster=$pagecluster vswap.overcommit=1" \
+  --append "vswap.mode=nbd-client vswap.mib=$mib vswap.passes=$passes vswap.order=$order vswap.limit=$limit vswap.pagecluster=$pagecluster vswap.overcommit=1" \
   > "$workdir/run.out" 2>&1
 status=$?
 log=$workdir/console.log

@@ -10,8 +10,8 @@
 # trims, elided zero and same-filled pages and no errors.
 #
 # Skips (77) only without qemu-system-x86_64.  Same knobs as
-# test-guest-nbd-client.sh (VSWAP_GUEST_MEMORY, _MIB, _PASSES, _LIMIT,
-# _TIMEOUT, _KEEP).  VSWAP_GUEST_TRACE=PATH records the kernel's request
+# test-guest-nbd-client.sh (VSWAP_GUEST_MEMORY, _MIB, _PASSES, _ORDER,
+# _LIMIT, _TIMEOUT, _KEEP).  VSWAP_GUEST_TRACE=PATH records the kernel's request
 # stream there (the plugin's trace=PATH key) for vswap replay and
 # bench/endurance --kernel-trace.
 set -u
@@ -25,6 +25,7 @@ command -v nbdkit >/dev/null || fail "nbdkit is not installed"
 memory=${VSWAP_GUEST_MEMORY:-256}
 mib=${VSWAP_GUEST_MIB:-$((3 * memory))}
 passes=${VSWAP_GUEST_PASSES:-1}
+order=${VSWAP_GUEST_ORDER:-sequential}
 pagecluster=${VSWAP_GUEST_PAGE_CLUSTER:-5}
 limit=${VSWAP_GUEST_LIMIT:-128}
 timeout_s=${VSWAP_GUEST_TIMEOUT:-600}
@@ -46,7 +47,7 @@ preload=
 [ -n "${VSWAP_NBDKIT_PRELOAD-}" ] && preload=$VSWAP_NBDKIT_PRELOAD
 export GUEST_RUN="$guestdir/run-guest" GUEST_DIR="$workdir" GUEST_MEMORY="$memory" \
   GUEST_TIMEOUT="$timeout_s" \
-  GUEST_APPEND="vswap.mode=vda vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.pagecluster=$pagecluster"
+  GUEST_APPEND="vswap.mode=vda vswap.mib=$mib vswap.passes=$passes vswap.order=$order vswap.limit=$limit vswap.pagecluster=$pagecluster"
 # shellcheck disable=SC2016
 guest_run env LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 \
 nbdkit -f -U - "$VSWAP_PLUGIN" "store=$store" "statsfile=$stats" \

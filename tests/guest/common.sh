@@ -98,7 +98,7 @@ guest_verifier_figures () {   # GUEST-RESULT LINE
   pages=$(field "$1" pages)
   seconds=$(field "$1" seconds)
   echo "boot:            $(sed -n 's/^boot: //p' "$workdir/run.out")"
-  echo "pages verified:  $pages ($mib MiB x $passes passes) in $seconds s, $(awk -v p="$pages" -v s="$seconds" 'BEGIN { printf "%.1f", (s > 0) ? p * 4 / 1024 / s : 0 }') MiB/s"
+  echo "pages verified:  $pages ($mib MiB x $passes passes${order:+, $order order}) in $seconds s, $(awk -v p="$pages" -v s="$seconds" 'BEGIN { printf "%.1f", (s > 0) ? p * 4 / 1024 / s : 0 }') MiB/s"
   echo "kernel swap:     pswpout $(field "$1" pswpout), pswpin $(field "$1" pswpin)"
 }
 
