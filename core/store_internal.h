@@ -237,6 +237,10 @@ int vswap_gc_make_room (struct vswap_store *store);
 /* Are TARGET or fewer segments free or releasing, or none free while some
  * are releasing?  Then writers may not open a segment, and GC works. */
 bool vswap_gc_short_of (const struct vswap_store *store, uint64_t target);
+/* The GC head, when a user record of SIZE bytes should go there because
+ * the user head has no segment and taking one would force a seal; else
+ * NULL. */
+struct head *vswap_gc_borrow_head (struct vswap_store *store, uint32_t size);
 /* Is the calling thread the one collecting now? */
 bool vswap_gc_is_collector (const struct vswap_store *store);
 /* Free the collected segments whose copies are durable, flushing the
