@@ -597,12 +597,21 @@ vswap_gc_borrow_head (struct vswap_store *store, uint32_t size)
   if ((uint64_t) gc->fill + need > store->segment_size)
     return NULL;
   /* Only when every collected victim waits for the GC head's copies:
-   * else a flush alone frees one. */
+   * else a flush alone frees one.  Until the GC head writes or GC
+   * collects again, that stays so (a victim freed meanwhile frees a
+   * segment), so the scan is done once, not for every record. */
+  if (store->borrow_collections == store->collections &&
+      store->borrow_segment == gc->segment &&
+      store->borrow_written == gc->written)
+    return gc;
   for (uint64_t i = 0; i < store->segment_count; i++) {
     const struct segment *s = &store->segments[i];
     if (s->releasing && copies_written (store, s))
       return NULL;
   }
+  store->borrow_segment = gc->segment;
+  store->borrow_written = gc->written;
+  store->borrow_collections = store->collections;
   return gc;
 }
 

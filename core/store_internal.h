@@ -167,6 +167,13 @@ struct vswap_store {
   bool gc_stop;
   uint32_t gc_headroom;
   uint64_t releasing;           /* segments collected, not yet free */
+  /* The GC head's segment and written offset, and collections, when
+   * vswap_gc_borrow_head last found every victim waiting for the GC
+   * head: while they stay, it need not scan the segments again for each
+   * borrowed record (segment 0, a superblock's: no such finding). */
+  int64_t borrow_segment;
+  uint32_t borrow_written;
+  uint64_t borrow_collections;
   uint64_t collections;         /* victims collected since open */
   int failed;                   /* sticky medium error: writes refused */
 
