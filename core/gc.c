@@ -8,7 +8,9 @@
  * every head has written past where it stood at the end of the
  * collection; one medium flush then covers them, and it is freed.  Only a
  * store with no free segment left seals the heads at once (a seal pads
- * its chunk to the write unit), and so do host flushes and close.
+ * its chunk to the write unit), and so do host flushes and close; a user
+ * head that needs a segment then fills the GC head's open one first
+ * (vswap_gc_borrow_head), which closes it unpadded.
  *
  * Why GC can always progress: the user head never takes the last
  * store->reserve free (or releasing) segments, and one victim's live
@@ -566,6 +568,51 @@ vswap_gc_short_of (const struct vswap_store *store, uint64_t target)
    * and need no segment (see make_room). */
   return store->free_segments + store->releasing <= target ||
     (store->free_segments == 0 && store->releasing != 0);
+}
+
+/* The user head has just filled its segment, no segment is free, and the
+ * collected victims wait for copies in the GC head's unsealed chunk.
+ * Opening a segment for the user head would seal that chunk at once (see
+ * make_room), which pads it, and a 1 MiB segment of raw records then
+ * holds 253 of them, not 254.  Instead, the user's records go on into
+ * the GC head: when it fills, it closes unpadded, the victims are freed
+ * by a flush, and the user head opens a segment as usual.  Safe for
+ * GC: it borrows no segment, and the GC head's remaining space is what
+ * the victims' copies already paid for; once it fills, the victims'
+ * copies are written, so a flush frees at least one segment.  Not with
+ * a write buffer (it keeps the user head's image only), nor while a
+ * collection runs (it is filling the GC head itself). */
+struct head *
+vswap_gc_borrow_head (struct vswap_store *store, uint32_t size)
+{
+  struct head *const gc = store->gc_head;
+
+  if (gc == store->user_head || gc->segment < 0 || store->free_segments != 0
+      || store->releasing == 0 || store->collecting || store->write_buffer
+      || vswap_gc_is_collector (store))
+    return NULL;
+  const uint32_t need = size + (gc->chunk_open ? 0 :
+                                vswap_chunk_records_start
+                                (store->address_shift));
+  if ((uint64_t) gc->fill + need > store->segment_size)
+    return NULL;
+  /* Only when every collected victim waits for the GC head's copies:
+   * else a flush alone frees one.  Until the GC head writes or GC
+   * collects again, that stays so (a victim freed meanwhile frees a
+   * segment), so the scan is done once, not for every record. */
+  if (store->borrow_collections == store->collections &&
+      store->borrow_segment == gc->segment &&
+      store->borrow_written == gc->written)
+    return gc;
+  for (uint64_t i = 0; i < store->segment_count; i++) {
+    const struct segment *s = &store->segments[i];
+    if (s->releasing && copies_written (store, s))
+      return NULL;
+  }
+  store->borrow_segment = gc->segment;
+  store->borrow_written = gc->written;
+  store->borrow_collections = store->collections;
+  return gc;
 }
 
 bool

@@ -276,13 +276,21 @@ holds_unsealed (const struct vswap_store *store, const struct head *head,
   return false;
 }
 
-/* Make room for SIZE record bytes in HEAD (opening a chunk if needed) and
- * return where they go.  The record is of pages [FIRST, FIRST + COUNT). */
+/* Make room for SIZE record bytes in *HEADP (opening a chunk if needed)
+ * and return where they go.  The record is of pages [FIRST, FIRST +
+ * COUNT).  A user data record (DATA: RAW or ZSTD, which the map will
+ * point at) may go to the GC head instead (see vswap_gc_borrow_head):
+ * *HEADP says where it went.  Only such a record: the page's next write
+ * then follows it there (vswap_head_for_write), whereas nothing leads
+ * the next write after a ZERO, TRIM or SAME record, which could then be
+ * sealed after that write and replayed last. */
 static int
-reserve (struct vswap_store *store, struct head *head, uint32_t size,
-         bool tombstone, uint64_t first, uint64_t count, uint8_t **where,
-         uint32_t *address)
+reserve (struct vswap_store *store, struct head **headp, uint32_t size,
+         bool tombstone, bool data, uint64_t first, uint64_t count,
+         uint8_t **where, uint32_t *address)
 {
+  struct head *const own = *headp;
+  struct head *head = own;
   int r;
 
   if (store->failed)
@@ -298,6 +306,15 @@ reserve (struct vswap_store *store, struct head *head, uint32_t size,
       r = close_segment (store, head);
       if (r < 0)
         return r;
+    }
+    /* A borrowed head that filled up goes back to its owner. */
+    head = *headp = own;
+    if (head == store->user_head && data) {
+      struct head *const borrowed = vswap_gc_borrow_head (store, size);
+      if (borrowed) {
+        head = *headp = borrowed;
+        continue;
+      }
     }
     r = open_segment (store, head, tombstone);
     if (r < 0)
@@ -377,8 +394,9 @@ vswap_head_append (struct vswap_store *store, struct head *head,
   const uint64_t count = header->kind == VSWAP_RECORD_ZERO ||
     header->kind == VSWAP_RECORD_TRIM ? header->count
     : header->kind == VSWAP_RECORD_LIFETIME ? 0 : 1;
-  int r = reserve (store, head, size, tombstone, header->logical_page, count,
-                   &where, address);
+  int r = reserve (store, &head, size, tombstone,
+                   is_data_record (header->kind), header->logical_page,
+                   count, &where, address);
   if (r < 0)
     return r;
   vswap_record_header_encode (header, store->seed, head->generation, where);
@@ -399,7 +417,7 @@ vswap_head_append_encoded (struct vswap_store *store, struct head *head,
                            uint32_t *address)
 {
   uint8_t *where;
-  int r = reserve (store, head, size, false, 0, 0, &where, address);
+  int r = reserve (store, &head, size, false, data, 0, 0, &where, address);
   if (r < 0)
     return r;
   memcpy (where, record, size);

@@ -167,6 +167,13 @@ struct vswap_store {
   bool gc_stop;
   uint32_t gc_headroom;
   uint64_t releasing;           /* segments collected, not yet free */
+  /* The GC head's segment and written offset, and collections, when
+   * vswap_gc_borrow_head last found every victim waiting for the GC
+   * head: while they stay, it need not scan the segments again for each
+   * borrowed record (segment 0, a superblock's: no such finding). */
+  int64_t borrow_segment;
+  uint32_t borrow_written;
+  uint64_t borrow_collections;
   uint64_t collections;         /* victims collected since open */
   int failed;                   /* sticky medium error: writes refused */
 
@@ -237,6 +244,10 @@ int vswap_gc_make_room (struct vswap_store *store);
 /* Are TARGET or fewer segments free or releasing, or none free while some
  * are releasing?  Then writers may not open a segment, and GC works. */
 bool vswap_gc_short_of (const struct vswap_store *store, uint64_t target);
+/* The GC head, when a user record of SIZE bytes should go there because
+ * the user head has no segment and taking one would force a seal; else
+ * NULL. */
+struct head *vswap_gc_borrow_head (struct vswap_store *store, uint32_t size);
 /* Is the calling thread the one collecting now? */
 bool vswap_gc_is_collector (const struct vswap_store *store);
 /* Free the collected segments whose copies are durable, flushing the
