@@ -177,12 +177,7 @@ watch_wedge (struct wedge_watch *w, bool dry_run, long long *last_ns)
   const uint64_t elapsed_us = (uint64_t) (t - w->sample_ns) / 1000;
   const bool stalled = stall >= w->stall_us &&
     (stall - w->stall_us) * 100 >= elapsed_us * WEDGE_STALL_PERCENT;
-  /* Not before the first answer: a server started after another was
-   * killed sees nothing until the kernel resends what the dead one lost,
-   * which it does when the request times out (seen: 10 s of stall, then
-   * the guard of the new server killed the workload of a swap path that
-   * was about to move again). */
-  if (stalled && requests && served != 0 && served == w->requests)
+  if (stalled && requests && served == w->requests)
     w->stalled_seconds++;
   else
     w->stalled_seconds = 0;
