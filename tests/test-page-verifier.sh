@@ -11,8 +11,9 @@ out=$(mktemp) || exit 1
 trap 'rm -f "$out" "$out.seq"' EXIT
 
 for order in sequential random; do
-  "$VSWAP_PAGE_VERIFIER" --mib 8 --passes 3 --order "$order" > "$out" 2>&1 ||
-    { cat "$out"; fail "--order $order: exit status $?"; }
+  "$VSWAP_PAGE_VERIFIER" --mib 8 --passes 3 --order "$order" > "$out" 2>&1
+  status=$?
+  [ $status = 0 ] || { cat "$out"; fail "--order $order: exit status $status"; }
   grep -q "^verifier: 6144 pages verified over 3 passes, 0 mismatches$" "$out" ||
     { cat "$out"; fail "--order $order: not every page verified every pass"; }
   grep -q "in $order order" "$out" || [ "$order" = sequential ] ||
