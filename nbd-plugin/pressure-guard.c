@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "pressure-guard.h"
+#include "wedge-rule.h"
 
 /* At most one OOM kill per this many nanoseconds: the OOM reaper needs a
  * moment to free the victim's memory, and the trigger fires at most once
@@ -34,9 +35,8 @@ static alignas (4096) unsigned char guard_stack[STACK_SIZE];
 /* /proc/meminfo is about 1.5 KiB. */
 static char meminfo[8192];
 
-/* The wedge: every task stalled on memory for most of WEDGE_SECONDS
- * seconds in a row while the server answered no request at all. */
-#define WEDGE_SECONDS 5
+/* A second counts as stalled for the wedge rule (wedge-rule.h) when
+ * every task was stalled on memory for this much of it. */
 #define WEDGE_STALL_PERCENT 80
 
 static int trigger_fd = -1;             /* /proc/pressure/memory */
@@ -57,6 +57,9 @@ static atomic_uint_fast64_t events;
 static atomic_uint_fast64_t skipped;
 static atomic_uint_fast64_t skipped_free_kib;
 static atomic_uint_fast64_t wedges;
+/* Clients connected now, and when the newest connected (now_ns). */
+static atomic_uint connections;
+static atomic_llong last_connection_ns;
 
 static long long
 now_ns (void)
@@ -150,13 +153,14 @@ on_trigger (bool dry_run, long long *last_ns)
  * not use, while a server thread spun in reclaim), and the kernel may
  * stop sending trigger events for a stall that never changes.  What
  * tells is that every task has been stalled for seconds while the server
- * answered nothing: no swap I/O is going on.  A workload stalled in its
- * own cgroup still swaps through the server, so it is left alone. */
+ * answered nothing: no swap I/O is going on (wedge-rule.h decides).  A
+ * workload stalled in its own cgroup still swaps through the server, so
+ * it is left alone. */
 struct wedge_watch {
   long long sample_ns;
   uint64_t stall_us;
   uint64_t requests;
-  unsigned stalled_seconds;
+  struct wedge_rule rule;
 };
 
 static void
@@ -177,19 +181,31 @@ watch_wedge (struct wedge_watch *w, bool dry_run, long long *last_ns)
   const uint64_t elapsed_us = (uint64_t) (t - w->sample_ns) / 1000;
   const bool stalled = stall >= w->stall_us &&
     (stall - w->stall_us) * 100 >= elapsed_us * WEDGE_STALL_PERCENT;
-  if (stalled && requests && served == w->requests)
-    w->stalled_seconds++;
-  else
-    w->stalled_seconds = 0;
+  const long long connected_ns = atomic_load (&last_connection_ns);
+  const bool fire =
+    wedge_rule_sample (&w->rule, stalled, served != w->requests,
+                       requests ? (unsigned) atomic_load (&connections) : 0,
+                       (double) (t - connected_ns) / 1e9);
   w->sample_ns = t;
   w->stall_us = stall;
   w->requests = served;
-  if (w->stalled_seconds >= WEDGE_SECONDS &&
-      (*last_ns == 0 || t - *last_ns >= MINIMUM_INTERVAL_NS)) {
-    w->stalled_seconds = 0;
+  if (fire && (*last_ns == 0 || t - *last_ns >= MINIMUM_INTERVAL_NS)) {
     atomic_fetch_add (&wedges, 1);
     oom_kill (t, last_ns);
   }
+}
+
+void
+pressure_guard_connected (void)
+{
+  atomic_store (&last_connection_ns, now_ns ());
+  atomic_fetch_add (&connections, 1);
+}
+
+void
+pressure_guard_disconnected (void)
+{
+  atomic_fetch_sub (&connections, 1);
 }
 
 static void *

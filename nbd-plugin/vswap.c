@@ -863,8 +863,15 @@ static void *
 vswap_open (int readonly)
 {
   begin_request ();
+  pressure_guard_connected ();
   /* All state is the store's; connections share it. */
   return NBDKIT_HANDLE_NOT_NEEDED;
+}
+
+static void
+vswap_close (void *handle)
+{
+  pressure_guard_disconnected ();
 }
 
 static int64_t
@@ -1092,6 +1099,7 @@ static struct nbdkit_plugin plugin = {
   .after_fork        = vswap_after_fork,
   .cleanup           = vswap_cleanup,
   .open              = vswap_open,
+  .close             = vswap_close,
   .get_size          = vswap_get_size,
   .can_multi_conn    = vswap_can_multi_conn,
   .can_trim          = vswap_can_trim,
