@@ -612,6 +612,8 @@ vswap_store_flush (struct vswap_store *store)
     return 0;
   pthread_mutex_lock (&store->lock);
   r = vswap_store_seal_all (store);
+  const uint64_t writes = __atomic_load_n (&store->stats.media_writes,
+                                           __ATOMIC_RELAXED);
   pthread_mutex_unlock (&store->lock);
   /* Every chunk sealed above has been written (writes complete under the
    * lock), so one flush of the medium covers them all. */
@@ -619,7 +621,14 @@ vswap_store_flush (struct vswap_store *store)
     r = vswap_medium_flush (store->medium);
   if (r == 0) {
     pthread_mutex_lock (&store->lock);
-    r = vswap_store_mark_durable (store);
+    /* A marker says that every chunk of a lower sequence, in any segment,
+     * is complete.  A chunk written while the medium flushed (by GC, or
+     * for another connection) is not flushed yet: then no marker, or a
+     * power cut that tears that chunk would have its damage taken for
+     * rot.  The next flush marks it. */
+    if (__atomic_load_n (&store->stats.media_writes, __ATOMIC_RELAXED)
+        == writes)
+      r = vswap_store_mark_durable (store);
     /* What GC collected is superseded durably now: free it. */
     if (r == 0)
       r = vswap_gc_release (store, false);

@@ -12,6 +12,7 @@
 #include <check.h>
 
 #include "medium.h"
+#include "on_medium.h"
 #include "store.h"
 
 #define PAGE 4096
@@ -575,6 +576,145 @@ START_TEST (test_large_medium_address_units)
 }
 END_TEST
 
+/* A medium in front of the RAM medium whose flush lets another client
+ * write meanwhile (its pages land while the medium flushes, so the flush
+ * does not cover them), and which checks every durability marker.  A
+ * marker (a CLEAN chunk) tells recovery that every chunk of a lower
+ * sequence is complete: damage there is rot, an error, where damage to
+ * a chunk a power cut tore keeps the page's previous copy. */
+struct flush_window {
+  struct vswap_medium medium;   /* first: the operations cast */
+  struct vswap_medium *inner;
+  struct vswap_store *store;
+  bool armed;                   /* the next flush lets the client write */
+  bool in_window;
+  uint64_t next_page;           /* the client's next (fresh) page */
+  unsigned window_chunks;       /* chunks written in the window */
+  bool window_unflushed;        /* one of them, since the last flush */
+  unsigned markers;             /* CLEAN chunks written */
+  unsigned false_markers;       /* of those, after an unflushed one */
+};
+
+static int
+window_read (struct vswap_medium *m, void *buffer, size_t length,
+             uint64_t offset)
+{
+  return vswap_medium_read (((struct flush_window *) m)->inner, buffer,
+                            length, offset);
+}
+
+static int
+window_write (struct vswap_medium *m, const void *buffer, size_t length,
+              uint64_t offset)
+{
+  struct flush_window *w = (struct flush_window *) m;
+  struct vswap_chunk_header h;
+
+  /* A chunk goes out in one write that starts with its header. */
+  if (length >= VSWAP_CHUNK_HEADER_SIZE &&
+      vswap_chunk_header_decode (buffer, &h)) {
+    if (w->in_window) {
+      w->window_chunks++;
+      w->window_unflushed = true;
+    }
+    else if (h.flags & VSWAP_CHUNK_CLEAN) {
+      w->markers++;
+      if (w->window_unflushed)
+        w->false_markers++;
+    }
+  }
+  return vswap_medium_write (w->inner, buffer, length, offset);
+}
+
+static int
+window_discard (struct vswap_medium *m, uint64_t offset, uint64_t length)
+{
+  return vswap_medium_discard (((struct flush_window *) m)->inner, offset,
+                               length);
+}
+
+static int
+window_flush (struct vswap_medium *m)
+{
+  struct flush_window *w = (struct flush_window *) m;
+  const int r = vswap_medium_flush (w->inner);
+
+  w->window_unflushed = false;
+  if (w->armed) {
+    /* Fresh pages go to the user head; write until one seals a chunk,
+     * which leaves the head with no open chunk: a marker could follow. */
+    w->armed = false;
+    w->in_window = true;
+    while (w->window_chunks == 0) {
+      random_page (page, w->next_page);
+      ck_assert_int_eq (vswap_store_write (w->store, page, PAGE,
+                                           w->next_page * PAGE, false), 0);
+      w->next_page++;
+    }
+    w->in_window = false;
+  }
+  return r;
+}
+
+static void
+window_close (struct vswap_medium *m)
+{
+}
+
+static const struct vswap_medium_operations window_operations = {
+  .name = "flush-window", .read = window_read, .write = window_write,
+  .discard = window_discard, .flush = window_flush, .close = window_close,
+};
+
+START_TEST (test_no_marker_over_a_chunk_written_during_the_flush)
+{
+  struct vswap_error err = { "" };
+  struct flush_window w = { .inner = NULL };
+
+  make (8 * 1024 * 1024, 4 * 1024 * 1024, false);
+  w.inner = medium;
+  w.medium.operations = &window_operations;
+  w.medium.geometry = medium->geometry;
+  snprintf (w.medium.description, sizeof w.medium.description, "window");
+  const struct vswap_open_options o = { .readtrim = VSWAP_READTRIM_OFF };
+  w.store = vswap_store_open (&w.medium, &o, &err);
+  ck_assert_msg (w.store != NULL, "%s", err.message);
+
+  /* A plain flush marks what it made durable. */
+  for (w.next_page = 0; w.next_page < 40; w.next_page++) {
+    random_page (page, w.next_page);
+    ck_assert_int_eq (vswap_store_write (w.store, page, PAGE,
+                                         w.next_page * PAGE, false), 0);
+  }
+  ck_assert_int_eq (vswap_store_flush (w.store), 0);
+  ck_assert_uint_eq (w.markers, 1);
+
+  /* Another client writes a chunk while the medium flushes: that chunk
+   * is not durable yet, so no marker may come after it. */
+  random_page (page, w.next_page);
+  ck_assert_int_eq (vswap_store_write (w.store, page, PAGE,
+                                       w.next_page * PAGE, false), 0);
+  w.next_page++;
+  w.armed = true;
+  ck_assert_int_eq (vswap_store_flush (w.store), 0);
+  ck_assert_uint_ge (w.window_chunks, 1);
+  ck_assert_msg (w.false_markers == 0, "a marker after this flush claims "
+                 "complete a chunk written while the medium flushed");
+
+  /* The next flush covers it, and marks it. */
+  ck_assert_int_eq (vswap_store_flush (w.store), 0);
+  ck_assert_uint_eq (w.markers, 2);
+  ck_assert_uint_eq (w.false_markers, 0);
+
+  for (uint64_t p = 0; p < w.next_page; p++) {
+    random_page (page, p);
+    ck_assert_int_eq (vswap_store_read (w.store, back, PAGE, p * PAGE), 0);
+    ck_assert_msg (memcmp (page, back, PAGE) == 0, "page %" PRIu64, p);
+  }
+  ck_assert_int_eq (vswap_store_close (w.store), 0);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -592,6 +732,7 @@ main (void)
   tcase_add_test (tc, test_extents);
   tcase_add_test (tc, test_bad_input_changes_nothing);
   tcase_add_test (tc, test_large_medium_address_units);
+  tcase_add_test (tc, test_no_marker_over_a_chunk_written_during_the_flush);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
