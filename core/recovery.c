@@ -181,6 +181,8 @@ struct suspect {
   uint64_t sequence;            /* of its chunk */
   uint64_t segment;
   uint32_t offset;
+  bool alone;                   /* its chunk is its segment's only one,
+                                   and a tear cut it short */
 };
 
 struct verdicts {
@@ -293,6 +295,11 @@ replay_chunk (struct vswap_store *store, struct replay *r,
         x->sequence = h.sequence;
         x->segment = r->segment;
         x->offset = offset + at;
+        /* A tear lands a prefix of the write: the chunk's last unit is
+         * then still blank (rot leaves it programmed). */
+        x->alone = offset == 0 && r->chunk_count == 1 &&
+          is_blank (chunk + round_down (h.length - 1, store->write_unit),
+                    store->write_unit);
       }
       else
         report (store, "page %" PRIu32 ": checksum mismatch (segment %"
@@ -326,6 +333,7 @@ decide_suspects (struct vswap_store *store, const struct verdicts *v)
 {
   if (v->count)
     store->torn_pages = calloc (v->count, sizeof *store->torn_pages);
+  store->torn_segment = -1;
   for (size_t i = v->count; i-- > 0; ) {
     const struct suspect *x = &v->suspects[i];
     const bool torn = x->sequence > v->newest_marker;
@@ -340,6 +348,12 @@ decide_suspects (struct vswap_store *store, const struct verdicts *v)
     vswap_map_release (store, x->page);
     if (store->torn_pages)
       store->torn_pages[store->torn_page_count++] = x->page;
+    /* One segment holding nothing but the torn write: see
+     * vswap_store_open for what it is good for. */
+    if (store->torn_page_count == 1 && x->alone)
+      store->torn_segment = (int64_t) x->segment;
+    else if (!x->alone || store->torn_segment != (int64_t) x->segment)
+      store->torn_segment = -2;
     if (vswap_map_is_stored (x->previous))
       vswap_map_point (store, x->page, vswap_map_address (x->previous));
     else if (vswap_map_is_same (x->previous)) {

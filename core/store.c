@@ -449,10 +449,11 @@ check_superblock (const struct vswap_medium *medium,
   return 0;
 }
 
-struct vswap_store *
-vswap_store_open (struct vswap_medium *medium,
-                  const struct vswap_open_options *options,
-                  struct vswap_error *err)
+/* Open, as vswap_store_open; MAY_ERASE: see there. */
+static struct vswap_store *
+open_store (struct vswap_medium *medium,
+            const struct vswap_open_options *options,
+            struct vswap_error *err, bool may_erase)
 {
   struct vswap_superblock sb;
   int r = read_superblock (medium, &sb);
@@ -576,10 +577,49 @@ vswap_store_open (struct vswap_medium *medium,
      * write buffer claims, so that the buffer is seen as stale. */
     store->sequence += SEQUENCE_MARGIN;
     vswap_resume_heads (store);
-    if (reassert_torn_pages (store) < 0) {
-      vswap_error_set (err, EIO, "%s: cannot record the recovery of torn "
-                       "writes: the medium fails writes",
-                       medium->description);
+    r = reassert_torn_pages (store);
+    /* The cut tore the write that programmed the last free segment, so
+     * the victims whose copies it held are live again and nothing is
+     * free to record the recovery in.  That segment holds nothing but
+     * the torn write, which was not flushed (it was under way): erased,
+     * every page it held keeps its copy from before that write, which
+     * is what a cut may leave.  The next open finds no torn write. */
+    if (r == -ENOSPC && may_erase && store->torn_segment >= 0 &&
+        medium->geometry.can_discard) {
+      const uint64_t segment = (uint64_t) store->torn_segment;
+      const uint64_t offset = segment_offset (store, segment);
+      const uint64_t length = store->segment_size;
+      char message[256];
+      snprintf (message, sizeof message, "segment %" PRIu64 " holds only "
+                "a write torn by a crash, and no segment is free to record "
+                "its recovery: it is erased, and its pages keep their "
+                "copies from before that write", segment);
+      if (options->report)
+        options->report (options->report_opaque, message);
+      store_free (store);
+      r = vswap_medium_discard (medium, offset, length);
+      if (r < 0) {
+        vswap_error_set (err, -r, "%s: cannot erase segment %" PRIu64
+                         " to recover from a torn write: %s",
+                         medium->description, segment, vswap_strerror (-r));
+        return NULL;
+      }
+      return open_store (medium, options, err, false);
+    }
+    if (r == -ENOSPC) {
+      /* Seen only on a store filled to its last segment by random
+       * pages, cut off in the write that programmed that segment. */
+      vswap_error_set (err, ENOSPC, "%s: a power cut tore a write, and no "
+                       "free segment is left to record its recovery; "
+                       "'vswap check' shows the pages, 'vswap format "
+                       "--force' starts the store afresh (its pages are "
+                       "lost)", medium->description);
+      goto fail;
+    }
+    if (r < 0) {
+      vswap_error_set (err, -r, "%s: cannot record the recovery of torn "
+                       "writes: %s", medium->description,
+                       vswap_strerror (-r));
       goto fail;
     }
     if (vswap_buffer_replay (store, medium_sequence, err) < 0)
@@ -594,6 +634,15 @@ vswap_store_open (struct vswap_medium *medium,
   /* Not close: a store that did not open must not write to its medium. */
   store_free (store);
   return NULL;
+}
+
+struct vswap_store *
+vswap_store_open (struct vswap_medium *medium,
+                  const struct vswap_open_options *options,
+                  struct vswap_error *err)
+{
+  /* A segment holding only a torn write may be erased, once. */
+  return open_store (medium, options, err, true);
 }
 
 int

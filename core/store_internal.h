@@ -190,6 +190,9 @@ struct vswap_store {
   /* Pages recovery gave back their pre-crash copy (open only). */
   uint32_t *torn_pages;
   size_t torn_page_count;
+  /* The segment whose only chunk is the torn write of all of them, or
+   * negative (-1: none torn; -2: more than that). */
+  int64_t torn_segment;
   uint32_t lifetime_address;
   /* The user head's image in a file that outlives the process (NULL:
    * none); see write_buffer.c. */
