@@ -57,7 +57,9 @@ static atomic_uint_fast64_t events;
 static atomic_uint_fast64_t skipped;
 static atomic_uint_fast64_t skipped_free_kib;
 static atomic_uint_fast64_t wedges;
-/* Clients connected now, and when the newest connected (now_ns). */
+/* Clients connected now, and when the last client connected to a server
+ * that had none (now_ns): a restarted server, or a client back after a
+ * lost connection.  A second client (nbdinfo, say) does not count. */
 static atomic_uint connections;
 static atomic_llong last_connection_ns;
 
@@ -181,10 +183,11 @@ watch_wedge (struct wedge_watch *w, bool dry_run, long long *last_ns)
   const uint64_t elapsed_us = (uint64_t) (t - w->sample_ns) / 1000;
   const bool stalled = stall >= w->stall_us &&
     (stall - w->stall_us) * 100 >= elapsed_us * WEDGE_STALL_PERCENT;
+  /* The count first: a client that counts has its time stored. */
+  const unsigned clients = requests ? atomic_load (&connections) : 0;
   const long long connected_ns = atomic_load (&last_connection_ns);
   const bool fire =
-    wedge_rule_sample (&w->rule, stalled, served != w->requests,
-                       requests ? (unsigned) atomic_load (&connections) : 0,
+    wedge_rule_sample (&w->rule, stalled, served != w->requests, clients,
                        (double) (t - connected_ns) / 1e9);
   w->sample_ns = t;
   w->stall_us = stall;
@@ -198,7 +201,9 @@ watch_wedge (struct wedge_watch *w, bool dry_run, long long *last_ns)
 void
 pressure_guard_connected (void)
 {
-  atomic_store (&last_connection_ns, now_ns ());
+  /* The time first: the watch reads the count, then the time. */
+  if (atomic_load (&connections) == 0)
+    atomic_store (&last_connection_ns, now_ns ());
   atomic_fetch_add (&connections, 1);
 }
 

@@ -19,9 +19,9 @@
  * It also fires, whatever memory is free, when the swap path is wedged:
  * every task stalled on memory for 80% of each of 5 seconds in a row
  * while the server answered no request (REQUESTS_SERVED, a counter the
- * server increments, did not move), a client is connected, and the
- * newest connected long enough ago that the kernel is not just waiting
- * to resend what a killed server lost (wedge-rule.h).  Everything the
+ * server increments, did not move), a client is connected, and it came
+ * long enough ago that the kernel is not just waiting to resend what a
+ * killed server lost (wedge-rule.h).  Everything the
  * guard needs when it fires (the two file descriptors, its thread and
  * stack) is made when it is armed: firing allocates nothing.
  */
@@ -50,8 +50,9 @@ int pressure_guard_start (unsigned stall_ms,
                           const char **what, int *adj_error);
 
 /* A client connected, or went: the wedge rule counts only while one is
- * connected, and gives a new connection time (see wedge-rule.h).  Safe
- * whether or not the guard is armed; they allocate nothing. */
+ * connected, and gives time to a client that connects to a server with
+ * none (see wedge-rule.h).  Safe whether or not the guard is armed; they
+ * allocate nothing. */
 void pressure_guard_connected (void);
 void pressure_guard_disconnected (void);
 

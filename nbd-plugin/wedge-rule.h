@@ -11,12 +11,14 @@
  * the dead server never answered only when they time out (30 s by
  * default, nbd-client -timeout otherwise), and the task that waits for
  * them stalls meanwhile, though the new server is idle and well.  So the
- * rule gives every new connection GRACE_SECONDS before it may fire: longer
- * than the kernel's default timeout, which starts when the request went
- * to the old server, i.e. before the new connection.  A real wedge in
- * that time is only put off, not missed: the count goes on, and the rule
- * fires once the grace has passed.  With no client connected, the server
- * is nobody's swap path, and a stall is none of its business.
+ * rule gives a client that connects to a server with no client
+ * GRACE_SECONDS before it may fire (a second client, nbdinfo say, next to
+ * the kernel's, changes nothing): longer than the kernel's default
+ * timeout, which starts when the request went to the old server, i.e.
+ * before the new connection.  A real wedge in that time is only put off,
+ * not missed: the count goes on, and the rule fires once the grace has
+ * passed.  With no client connected, the server is nobody's swap path,
+ * and a stall is none of its business.
  *
  * Header-only and free of side effects, so that tests/test-wedge-rule.c
  * can drive it with made-up seconds.
@@ -29,7 +31,8 @@
 /* Seconds in a row of full stall with no request. */
 #define WEDGE_RULE_SECONDS 5
 
-/* Seconds after a client connects before the rule may fire. */
+/* Seconds after a client connects to a server with none before the rule
+ * may fire. */
 #define WEDGE_RULE_GRACE_SECONDS 35
 
 struct wedge_rule {
@@ -38,9 +41,9 @@ struct wedge_rule {
 
 /* One sample, about a second after the last: STALLED, every task was
  * stalled on memory for most of it; ASKED, the server began a request;
- * CONNECTIONS, clients connected now; SINCE_CONNECT, seconds since the
- * newest of them connected.  Returns true when the guard must fire (and
- * starts counting afresh). */
+ * CONNECTIONS, clients connected now; SINCE_CONNECT, seconds since a
+ * client last connected to the server with none.  Returns true when the
+ * guard must fire (and starts counting afresh). */
 static inline bool
 wedge_rule_sample (struct wedge_rule *rule, bool stalled, bool asked,
                    unsigned connections, double since_connect)

@@ -13,7 +13,7 @@
 #include "wedge-rule.h"
 
 /* Feed SECONDS stalled, unasked samples to RULE, one a second, the first
- * at SINCE_CONNECT seconds after the newest connection; returns the
+ * at SINCE_CONNECT seconds after the client connected; returns the
  * seconds after that connection at which the rule first fired, or -1. */
 static double
 stall_for (struct wedge_rule *rule, unsigned seconds, unsigned connections,
