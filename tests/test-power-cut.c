@@ -552,8 +552,9 @@ static void
 run_iteration (enum variant variant, unsigned iteration, uint64_t base_seed,
                bool verbose)
 {
-  /* One erase block holds 254 random pages: the GC head fills its
-   * segment in one write, the write that a cut there tears. */
+  /* 1 MiB erase blocks, as on SD cards: with few flushes, GC's copies
+   * go out in writes of up to a whole segment, one of which the cut
+   * tears (the first write into the last free segment, now and then). */
   static const struct layout full_card = {
     "1M/2heads/zstd/full", 1024 * 1024, 4096, 2, true, false
   };
