@@ -112,7 +112,11 @@ int vswap_store_format (struct vswap_medium *medium,
                         struct vswap_error *err);
 
 /* Open the store on MEDIUM, rebuilding the map from the segments.  The
- * store does not own the medium: close the medium after the store. */
+ * store does not own the medium: close the medium after the store.
+ * After a crash, a writable open writes before it returns: the pages a
+ * torn write rolled back are written again, and if no segment is free
+ * for them, the one segment that holds nothing but that torn write is
+ * erased instead (said through options->report). */
 struct vswap_store *vswap_store_open (struct vswap_medium *medium,
                                       const struct vswap_open_options *options,
                                       struct vswap_error *err);
