@@ -661,8 +661,7 @@ vswap_store_flush (struct vswap_store *store)
     return 0;
   pthread_mutex_lock (&store->lock);
   r = vswap_store_seal_all (store);
-  const uint64_t writes = __atomic_load_n (&store->stats.media_writes,
-                                           __ATOMIC_RELAXED);
+  const uint64_t sealed = store->sequence;
   pthread_mutex_unlock (&store->lock);
   /* Every chunk sealed above has been written (writes complete under the
    * lock), so one flush of the medium covers them all. */
@@ -671,12 +670,12 @@ vswap_store_flush (struct vswap_store *store)
   if (r == 0) {
     pthread_mutex_lock (&store->lock);
     /* A marker says that every chunk of a lower sequence, in any segment,
-     * is complete.  A chunk written while the medium flushed (by GC, or
+     * is complete.  A chunk sealed while the medium flushed (by GC, or
      * for another connection) is not flushed yet: then no marker, or a
      * power cut that tears that chunk would have its damage taken for
-     * rot.  The next flush marks it. */
-    if (__atomic_load_n (&store->stats.media_writes, __ATOMIC_RELAXED)
-        == writes)
+     * rot.  The next flush marks it.  (A segment opened meanwhile takes
+     * a sequence too, and costs this flush its marker: harmless.) */
+    if (store->sequence == sealed)
       r = vswap_store_mark_durable (store);
     /* What GC collected is superseded durably now: free it. */
     if (r == 0)
