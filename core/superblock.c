@@ -1,0 +1,311 @@
+/* vswap: the superblock: finding the newest copy on a medium, checking it
+ * against the medium, and formatting a new store. */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_internal.h"
+#include "superblock.h"
+
+/* A zeroed buffer the medium can read into or write from. */
+static void *
+alloc_unit (size_t size)
+{
+  void *p;
+  if (posix_memalign (&p, VSWAP_MEDIUM_BUFFER_ALIGN,
+                      round_up (size, VSWAP_MEDIUM_BUFFER_ALIGN)) != 0)
+    return NULL;
+  memset (p, 0, size);
+  return p;
+}
+
+static int
+read_superblock_at (struct vswap_medium *medium, uint64_t offset,
+                    struct vswap_superblock *sb)
+{
+  const uint32_t unit = medium->geometry.read_unit > 4096 ?
+    medium->geometry.read_unit : 4096;
+  if (offset + unit > medium->geometry.capacity)
+    return 0;
+  uint8_t *buffer = alloc_unit (unit);
+  if (!buffer)
+    return -ENOMEM;
+  int r = vswap_medium_read (medium, buffer, unit, offset);
+  if (r == 0)
+    r = vswap_superblock_decode (buffer, sb) ? 1 : 0;
+  free (buffer);
+  return r;
+}
+
+/* Find the newest valid superblock copy.  The second copy sits in the last
+ * segment; if the first is unreadable its segment size is unknown, so try
+ * every size format accepts. */
+int
+vswap_superblock_read (struct vswap_medium *medium,
+                       struct vswap_superblock *sb)
+{
+  struct vswap_superblock a, b;
+  int ra = read_superblock_at (medium, 0, &a);
+  if (ra < 0)
+    return ra;
+  int rb = 0;
+  for (uint64_t size = 64 * 1024; size <= (UINT64_C (1) << 30) && rb == 0;
+       size *= 2) {
+    if (ra == 1 && size != a.segment_size)
+      continue;
+    const uint64_t last = medium->geometry.capacity / size;
+    if (last < 2)
+      break;
+    rb = read_superblock_at (medium, (last - 1) * size, &b);
+    if (rb < 0)
+      return rb;
+    if (rb == 1 && b.segment_size != size)
+      rb = 0;
+  }
+  if (ra == 1 && (rb == 0 || a.generation >= b.generation))
+    *sb = a;
+  else if (rb == 1)
+    *sb = b;
+  else
+    return 0;
+  return 1;
+}
+
+int
+vswap_store_probe (struct vswap_medium *medium, struct vswap_error *err)
+{
+  struct vswap_superblock sb;
+  const int r = vswap_superblock_read (medium, &sb);
+  if (r < 0)
+    return vswap_error_set (err, -r, "%s: cannot read: %s",
+                            medium->description, vswap_strerror (-r));
+  return r;
+}
+
+static bool
+is_power_of_two (uint64_t n)
+{
+  return n && (n & (n - 1)) == 0;
+}
+
+static int
+fill_uuid (uint8_t uuid[16])
+{
+  FILE *f = fopen ("/dev/urandom", "r");
+  if (!f)
+    return -errno;
+  const size_t n = fread (uuid, 1, 16, f);
+  fclose (f);
+  if (n != 16)
+    return -EIO;
+  uuid[6] = (uuid[6] & 0x0f) | 0x40;    /* RFC 4122 version 4 */
+  uuid[8] = (uuid[8] & 0x3f) | 0x80;
+  return 0;
+}
+
+int
+vswap_store_format (struct vswap_medium *medium,
+                    const struct vswap_format_options *options,
+                    void (*progress) (void *, uint64_t, uint64_t),
+                    void *progress_opaque, struct vswap_error *err)
+{
+  const struct vswap_geometry *g = &medium->geometry;
+  struct vswap_superblock sb = { .format_version = VSWAP_FORMAT_VERSION };
+  int r;
+
+  uint64_t segment_size = options->segment_size;
+  if (segment_size == 0)
+    segment_size = g->erase_block >= 64 * 1024 ? g->erase_block
+      : 4 * 1024 * 1024;
+  if (!is_power_of_two (segment_size) || segment_size < 64 * 1024 ||
+      segment_size > (UINT64_C (1) << 30))
+    return vswap_error_set (err, EINVAL,
+                            "segment size %" PRIu64 " is not a power of two "
+                            "from 64K to 1G: give --erase-block e.g. 4M",
+                            segment_size);
+  if (segment_size % g->write_unit || segment_size % g->read_unit)
+    return vswap_error_set (err, EINVAL,
+                            "segment size %" PRIu64 " is not a multiple of "
+                            "the write unit %" PRIu32 ": give a larger "
+                            "--erase-block", segment_size, g->write_unit);
+  if (g->sequential_only && segment_size != g->erase_block)
+    return vswap_error_set (err, EINVAL,
+                            "%s is zoned with %" PRIu32 "-byte zones: the "
+                            "segment size must be the zone size (drop "
+                            "--erase-block)", medium->description,
+                            g->erase_block);
+
+  uint32_t open_segments = options->open_segments ? options->open_segments
+    : 2;
+  if (open_segments > 2)
+    return vswap_error_set (err, EINVAL,
+                            "--open-segments %" PRIu32 ": vswap writes at "
+                            "most 2 segments at once (user data, GC): give "
+                            "1 or 2", open_segments);
+  if (g->max_open_segments && open_segments > g->max_open_segments)
+    open_segments = g->max_open_segments;
+
+  const uint64_t segment_count = g->capacity / segment_size;
+  const uint64_t needed = 2 + open_segments + GC_RESERVE + MIN_DATA_SEGMENTS;
+  if (segment_count < needed)
+    return vswap_error_set (err, ENOSPC,
+                            "%s holds %" PRIu64 " segments of %" PRIu64
+                            " bytes but a store needs at least %" PRIu64
+                            ": use a larger medium or a smaller "
+                            "--erase-block", medium->description,
+                            segment_count, segment_size, needed);
+
+  uint32_t shift = VSWAP_MIN_ADDRESS_SHIFT;
+  while (((segment_count * segment_size) >> shift) > VSWAP_MAP_MAX_ADDRESS)
+    shift++;
+
+  const uint64_t data_segments = segment_count - 2;
+  uint64_t logical_size = options->logical_size;
+  if (logical_size == 0)
+    logical_size = round_down ((data_segments - GC_RESERVE - open_segments)
+                               * segment_size / 10 * 9, VSWAP_PAGE_SIZE);
+  if (logical_size % VSWAP_PAGE_SIZE || logical_size == 0)
+    return vswap_error_set (err, EINVAL,
+                            "logical size %" PRIu64 " is not a positive "
+                            "multiple of 4096: round it to whole pages",
+                            logical_size);
+  if (logical_size / VSWAP_PAGE_SIZE > UINT32_MAX)
+    return vswap_error_set (err, EINVAL,
+                            "logical size %" PRIu64 " is over the 16 TiB "
+                            "a store can export: give a smaller "
+                            "--logical-size", logical_size);
+
+  if (options->compression != VSWAP_COMPRESS_NONE &&
+      options->compression != VSWAP_COMPRESS_ZSTD)
+    return vswap_error_set (err, EINVAL, "unknown compression %d",
+                            (int) options->compression);
+  if (options->compression == VSWAP_COMPRESS_ZSTD &&
+      options->compression_level != 0 &&
+      (options->compression_level < ZSTD_minCLevel () ||
+       options->compression_level > ZSTD_maxCLevel ()))
+    return vswap_error_set (err, EINVAL,
+                            "zstd level %d is outside %d..%d: pick a level "
+                            "in that range (1 is fast)",
+                            options->compression_level, ZSTD_minCLevel (),
+                            ZSTD_maxCLevel ());
+
+  r = fill_uuid (sb.uuid);
+  if (r < 0)
+    return vswap_error_set (err, -r, "cannot read /dev/urandom: %s",
+                            vswap_strerror (-r));
+  sb.generation = 1;
+  sb.logical_size = logical_size;
+  sb.medium_size = segment_count * segment_size;
+  sb.segment_size = (uint32_t) segment_size;
+  sb.write_unit = g->write_unit;
+  sb.open_segments = open_segments;
+  sb.address_shift = shift;
+  sb.segment_count = segment_count;
+  sb.compression = options->compression;
+  sb.compression_level = options->compression_level;
+  sb.flags = options->compression_chosen ?
+    VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN : 0;
+  sb.created = (uint64_t) time (NULL);
+
+  /* Erase everything first and write the superblocks last: a format that
+   * is interrupted leaves no store that looks valid but is not. */
+  if (g->can_discard) {
+    for (uint64_t i = 0; i < segment_count; i++) {
+      r = vswap_medium_discard (medium, i * segment_size, segment_size);
+      if (r < 0)
+        return vswap_error_set (err, -r, "%s: discard failed at segment "
+                                "%" PRIu64 ": %s", medium->description, i,
+                                vswap_strerror (-r));
+      if (progress && (i % 64 == 63 || i + 1 == segment_count))
+        progress (progress_opaque, i + 1, segment_count);
+    }
+  }
+  else {
+    /* Without discard, old chunks stay readable; they carry another
+     * store's UUID, so recovery ignores them.  Still, wipe the first
+     * header of every segment so that inspect sees a clean store. */
+    uint8_t *zero = alloc_unit (g->write_unit);
+    if (!zero)
+      return vswap_error_set (err, ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < segment_count && !g->sequential_only; i++) {
+      r = vswap_medium_write (medium, zero, g->write_unit, i * segment_size);
+      if (r < 0) {
+        free (zero);
+        return vswap_error_set (err, -r, "%s: write failed: %s",
+                                medium->description, vswap_strerror (-r));
+      }
+      if (progress && (i % 64 == 63 || i + 1 == segment_count))
+        progress (progress_opaque, i + 1, segment_count);
+    }
+    free (zero);
+  }
+
+  const uint32_t sb_size = g->write_unit > 4096 ? g->write_unit : 4096;
+  uint8_t *buffer = alloc_unit (sb_size);
+  if (!buffer)
+    return vswap_error_set (err, ENOMEM, "out of memory");
+  vswap_superblock_encode (&sb, buffer);
+  /* The superblock segments are written once: each is finished at once,
+   * so that not even format has two segments open on a medium whose
+   * budget is one (a zoned device with one open zone). */
+  r = vswap_medium_write (medium, buffer, sb_size, 0);
+  if (r == 0)
+    r = vswap_medium_finish (medium, 0, segment_size);
+  if (r == 0)
+    r = vswap_medium_write (medium, buffer, sb_size,
+                            (segment_count - 1) * segment_size);
+  if (r == 0)
+    r = vswap_medium_finish (medium, (segment_count - 1) * segment_size,
+                             segment_size);
+  free (buffer);
+  if (r == 0)
+    r = vswap_medium_flush (medium);
+  if (r < 0)
+    return vswap_error_set (err, -r, "%s: writing the superblock failed: %s",
+                            medium->description, vswap_strerror (-r));
+  return 0;
+}
+
+int
+vswap_superblock_check (const struct vswap_medium *medium,
+                        const struct vswap_superblock *sb,
+                        struct vswap_error *err)
+{
+  const struct vswap_geometry *g = &medium->geometry;
+
+  if (sb->format_version != VSWAP_FORMAT_VERSION)
+    return vswap_error_set (err, EINVAL,
+                            "%s: store format version %" PRIu32 " is not "
+                            "the version %d this vswap reads: use a matching "
+                            "vswap", medium->description,
+                            sb->format_version, VSWAP_FORMAT_VERSION);
+  if (sb->medium_size > g->capacity)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the store was formatted for %" PRIu64
+                            " bytes but the medium has %" PRIu64 ": give the "
+                            "whole medium, or format again",
+                            medium->description, sb->medium_size,
+                            g->capacity);
+  if (!is_power_of_two (sb->segment_size) ||
+      sb->segment_size % g->write_unit || sb->segment_size % g->read_unit ||
+      sb->write_unit % g->write_unit ||
+      sb->segment_count * sb->segment_size != sb->medium_size ||
+      sb->logical_size % VSWAP_PAGE_SIZE ||
+      sb->logical_size / VSWAP_PAGE_SIZE > UINT32_MAX ||
+      sb->address_shift < VSWAP_MIN_ADDRESS_SHIFT ||
+      sb->address_shift > 20 ||
+      (sb->medium_size >> sb->address_shift) > VSWAP_MAP_MAX_ADDRESS ||
+      sb->open_segments < 1 || sb->open_segments > 2)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's geometry does not fit this "
+                            "medium (segment %" PRIu32 ", write unit %" PRIu32
+                            "; medium write unit %" PRIu32 "): the store is "
+                            "damaged or from another device",
+                            medium->description, sb->segment_size,
+                            sb->write_unit, g->write_unit);
+  return 0;
+}
