@@ -212,6 +212,35 @@ int64_t vswap_store_check (struct vswap_store *store,
                            void (*problem) (void *opaque, const char *message),
                            void *opaque, uint64_t *records_checked);
 
+/* One structure of the store on its medium (vswap_store_layout). */
+enum vswap_structure_kind {
+  VSWAP_STRUCTURE_SUPERBLOCK,
+  VSWAP_STRUCTURE_CHUNK_HEADER,
+  VSWAP_STRUCTURE_RECORD_HEADER,
+  VSWAP_STRUCTURE_PAYLOAD,
+};
+struct vswap_structure {
+  enum vswap_structure_kind kind;
+  uint64_t offset;              /* bytes from the start of the medium */
+  uint32_t length;
+  uint64_t segment;
+  /* Chunks and records: the order in which recovery lets them win (a
+   * higher one is newer).  Records also: */
+  uint64_t order;
+  uint8_t record_kind;          /* doc/on-medium-format.md, "Record" */
+  uint32_t page, count;         /* the logical pages it covers */
+  bool mapped;                  /* the map points at this very record */
+};
+
+/* Call EMIT for both superblocks and for every chunk header, record
+ * header and payload that recovery can reach, segment by segment (the
+ * open segments as far as they are written).  Stops at the first EMIT
+ * that returns non-zero and returns that; else 0, or -errno. */
+int vswap_store_layout (struct vswap_store *store,
+                        int (*emit) (void *opaque,
+                                     const struct vswap_structure *structure),
+                        void *opaque);
+
 /* Is there a vswap superblock on this medium?  1 yes, 0 no, <0 error. */
 int vswap_store_probe (struct vswap_medium *medium, struct vswap_error *err);
 

@@ -715,6 +715,61 @@ START_TEST (test_no_marker_over_a_chunk_written_during_the_flush)
 }
 END_TEST
 
+struct layout_count {
+  unsigned superblocks, chunks, headers, payloads, mapped;
+  unsigned kinds[8];
+};
+
+static int
+count_structure (void *opaque, const struct vswap_structure *st)
+{
+  struct layout_count *c = opaque;
+  switch (st->kind) {
+  case VSWAP_STRUCTURE_SUPERBLOCK: c->superblocks++; break;
+  case VSWAP_STRUCTURE_CHUNK_HEADER: c->chunks++; break;
+  case VSWAP_STRUCTURE_RECORD_HEADER:
+    c->headers++;
+    c->mapped += st->mapped;
+    if (st->record_kind < 8)
+      c->kinds[st->record_kind]++;
+    break;
+  case VSWAP_STRUCTURE_PAYLOAD:
+    ck_assert_uint_gt (st->length, 0);
+    c->payloads++;
+    break;
+  }
+  return 0;
+}
+
+/* The layout lists what was written, where recovery finds it. */
+START_TEST (test_layout_lists_every_structure)
+{
+  make (16 << 20, 8 << 20, false);
+  struct vswap_store *s = open_store (VSWAP_READTRIM_OFF);
+  for (int i = 0; i < 100; i++) {
+    random_page (page, i);
+    ck_assert_int_eq (vswap_store_write (s, page, PAGE, i * PAGE, false), 0);
+  }
+  memset (page, 0x5a, PAGE);
+  for (int i = 100; i < 110; i++)
+    ck_assert_int_eq (vswap_store_write (s, page, PAGE, i * PAGE, false), 0);
+  ck_assert_int_eq (vswap_store_trim (s, 10 * PAGE, 0, false), 0);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+
+  s = open_store (VSWAP_READTRIM_OFF);
+  struct layout_count c = { 0 };
+  ck_assert_int_eq (vswap_store_layout (s, count_structure, &c), 0);
+  ck_assert_uint_eq (c.superblocks, 2);
+  ck_assert_uint_ge (c.chunks, 1);
+  ck_assert_uint_eq (c.kinds[VSWAP_RECORD_RAW], 100);
+  ck_assert_uint_eq (c.kinds[VSWAP_RECORD_SAME], 10);
+  ck_assert_uint_eq (c.kinds[VSWAP_RECORD_TRIM], 1);
+  ck_assert_uint_eq (c.mapped, 90);     /* 10 of the raw pages trimmed */
+  ck_assert_uint_ge (c.payloads, 100);
+  ck_assert_int_eq (vswap_store_close (s), 0);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -733,6 +788,7 @@ main (void)
   tcase_add_test (tc, test_bad_input_changes_nothing);
   tcase_add_test (tc, test_large_medium_address_units);
   tcase_add_test (tc, test_no_marker_over_a_chunk_written_during_the_flush);
+  tcase_add_test (tc, test_layout_lists_every_structure);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

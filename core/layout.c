@@ -1,0 +1,141 @@
+/* vswap: where every structure of a store lies on its medium.
+ *
+ * For tools that draw or explain a store, and for tests that damage one
+ * structure on purpose and then check that recovery notices: they need to
+ * know where the superblocks, chunk headers, record headers and payloads
+ * are without parsing the format themselves.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+static int
+emit_superblocks (struct vswap_store *store,
+                  int (*emit) (void *, const struct vswap_structure *),
+                  void *opaque)
+{
+  const uint64_t last = store->segment_count - 1;
+  for (int copy = 0; copy < 2; copy++) {
+    const uint64_t segment = copy == 0 ? 0 : last;
+    const struct vswap_structure s = {
+      .kind = VSWAP_STRUCTURE_SUPERBLOCK,
+      .offset = segment_offset (store, segment),
+      .length = VSWAP_SUPERBLOCK_SIZE,
+      .segment = segment,
+    };
+    const int r = emit (opaque, &s);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
+/* Emit the chunks and records of one segment image, as far as its chain
+ * of chunk headers goes. */
+static int
+emit_segment (struct vswap_store *store, uint64_t segment,
+              const uint8_t *image,
+              int (*emit) (void *, const struct vswap_structure *),
+              void *opaque)
+{
+  const struct segment *seg = &store->segments[segment];
+  const uint64_t base = segment_offset (store, segment);
+  uint32_t offset = 0;
+  uint64_t previous = 0;
+  int r;
+
+  while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
+    struct vswap_chunk_header h;
+    if (!vswap_chunk_header_decode (image + offset, &h) ||
+        memcmp (h.uuid, store->superblock.uuid, 16) != 0 ||
+        h.generation != seg->generation || h.sequence <= previous ||
+        h.length < VSWAP_CHUNK_HEADER_SIZE ||
+        h.length > store->segment_size - offset)
+      break;
+    previous = h.sequence;
+    struct vswap_structure s = {
+      .kind = VSWAP_STRUCTURE_CHUNK_HEADER,
+      .offset = base + offset,
+      .length = VSWAP_CHUNK_HEADER_SIZE,
+      .segment = segment,
+      .order = h.sequence,
+    };
+    if ((r = emit (opaque, &s)) != 0)
+      return r;
+    uint32_t at = vswap_chunk_records_start (store->address_shift);
+    for (uint32_t i = 0; i < h.record_count; i++) {
+      struct vswap_record_header rec;
+      if (at + VSWAP_RECORD_HEADER_SIZE > h.length ||
+          !vswap_record_header_decode (image + offset + at, store->seed,
+                                       h.generation, &rec))
+        break;
+      const uint64_t address = (base + offset + at) >> store->address_shift;
+      s = (struct vswap_structure) {
+        .kind = VSWAP_STRUCTURE_RECORD_HEADER,
+        .offset = base + offset + at,
+        .length = VSWAP_RECORD_HEADER_SIZE,
+        .segment = segment,
+        .record_kind = rec.kind,
+        .page = rec.logical_page,
+        .count = rec.count,
+        .order = h.sequence,
+        .mapped = rec.logical_page < store->pages &&
+          store->map[rec.logical_page] == vswap_map_stored ((uint32_t) address),
+      };
+      if ((r = emit (opaque, &s)) != 0)
+        return r;
+      if (rec.payload_length) {
+        s.kind = VSWAP_STRUCTURE_PAYLOAD;
+        s.offset += VSWAP_RECORD_HEADER_SIZE;
+        s.length = rec.payload_length;
+        if ((r = emit (opaque, &s)) != 0)
+          return r;
+      }
+      at += vswap_record_size (rec.payload_length, store->address_shift);
+    }
+    offset = round_up (offset + h.length, store->write_unit);
+  }
+  return 0;
+}
+
+int
+vswap_store_layout (struct vswap_store *store,
+                    int (*emit) (void *, const struct vswap_structure *),
+                    void *opaque)
+{
+  uint8_t *image;
+  int r = emit_superblocks (store, emit, opaque);
+  if (r != 0)
+    return r;
+  if (posix_memalign ((void **) &image, VSWAP_MEDIUM_BUFFER_ALIGN,
+                      store->segment_size))
+    return -ENOMEM;
+
+  pthread_mutex_lock (&store->lock);
+  for (uint64_t i = 1; i + 1 < store->segment_count && r == 0; i++) {
+    const struct segment *s = &store->segments[i];
+    if (s->state == SEGMENT_FREE || s->generation == 0)
+      continue;
+    struct head *head = vswap_head_of_segment (store, i);
+    if (head) {
+      /* The open segment: what is written is on the medium, the rest
+       * only in RAM. */
+      memcpy (image, head->buffer, store->segment_size);
+      memset (image + head->written, 0, store->segment_size - head->written);
+    }
+    else {
+      r = vswap_medium_read (store->medium, image, store->segment_size,
+                             segment_offset (store, i));
+      if (r < 0)
+        break;
+    }
+    r = emit_segment (store, i, image, emit, opaque);
+  }
+  pthread_mutex_unlock (&store->lock);
+  free (image);
+  return r;
+}
