@@ -28,6 +28,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <stdarg.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +40,7 @@
 #include "medium.h"
 #include "prefault.h"
 #include "pressure-guard.h"
+#include "readonly-option.h"
 #include "store.h"
 #include "trace.h"
 
@@ -78,6 +82,9 @@ static bool pressure_guard = true;
 static unsigned pressure_guard_stall_ms = PRESSURE_GUARD_DEFAULT_STALL_MS;
 static char *trace_path;                /* trace=, absolute, or NULL */
 static bool trace_reads;                /* trace-reads=yes */
+/* nbdkit -r: the store is opened read-only and nothing is written to it
+ * (no recovery, no write buffer, no garbage collector). */
+static bool read_only;
 
 /* Opened in .get_ready, closed in .unload. */
 static struct vswap_medium *medium;
@@ -113,6 +120,47 @@ error_text (int errnum)
     return text;
 #endif
   return strerror (errnum);
+}
+
+/* A warning: the server goes on.  nbdkit 1.32 has no call for one, and
+ * nbdkit_error would print "error: warning: ...".  So it is written where
+ * nbdkit writes its own messages: standard error (the terminal, or the
+ * journal under systemd), unless nbdkit forked into the background and
+ * pointed standard error at /dev/null, and then the system log.  Like
+ * nbdkit_error it allocates only to reach syslog. */
+static void warning (const char *format, ...)
+  __attribute__ ((format (printf, 1, 2)));
+
+static bool
+stderr_is_dev_null (void)
+{
+  struct stat st;
+
+  return fstat (STDERR_FILENO, &st) == 0 && S_ISCHR (st.st_mode) &&
+    major (st.st_rdev) == 1 && minor (st.st_rdev) == 3;
+}
+
+static void
+warning (const char *format, ...)
+{
+  const int saved_errno = errno;
+  va_list args;
+
+  va_start (args, format);
+  if (stderr_is_dev_null ()) {
+    char message[1024];
+    vsnprintf (message, sizeof message, format, args);
+    syslog (LOG_DAEMON | LOG_WARNING, "vswap: warning: %s", message);
+  }
+  else {
+    flockfile (stderr);
+    fputs ("nbdkit: vswap: warning: ", stderr);
+    vfprintf (stderr, format, args);
+    fputc ('\n', stderr);
+    funlockfile (stderr);
+  }
+  va_end (args);
+  errno = saved_errno;
 }
 
 /* Set once a thread has asked to be an IO_FLUSHER.  initial-exec keeps
@@ -162,12 +210,12 @@ mark_io_thread (void)
   if (prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) == -1 &&
       !atomic_flag_test_and_set (&io_flusher_warned)) {
     int e = errno;
-    nbdkit_error ("warning: PR_SET_IO_FLUSHER refused (%s): under memory "
-                  "pressure the server's threads may wait on reclaim that "
-                  "waits on them; %s",
-                  error_text (e),
-                  e == EPERM ? "run nbdkit with CAP_SYS_RESOURCE"
-                  : "this needs Linux 5.6 or later");
+    warning ("PR_SET_IO_FLUSHER refused (%s): under memory "
+             "pressure the server's threads may wait on reclaim that "
+             "waits on them; %s",
+             error_text (e),
+             e == EPERM ? "run nbdkit with CAP_SYS_RESOURCE"
+             : "this needs Linux 5.6 or later");
   }
 }
 
@@ -498,16 +546,55 @@ report_damage (void *opaque, const char *message)
   store_error (message);
 }
 
+/* A statistics file in a directory that is not there would only be
+ * reported after the fork, two seconds in; refuse it at start, as trace=
+ * is. */
+static int
+check_statsfile_directory (void)
+{
+  char *directory = strdup (statsfile);
+  struct stat st;
+  int e = 0;
+
+  if (directory == NULL) {
+    nbdkit_error ("strdup: %s", error_text (errno));
+    return -1;
+  }
+  /* statsfile is absolute (nbdkit_absolute_path): there is a '/'. */
+  char *slash = strrchr (directory, '/');
+  if (slash == directory)
+    slash[1] = '\0';
+  else
+    *slash = '\0';
+  if (stat (directory, &st) == -1)
+    e = errno;
+  else if (!S_ISDIR (st.st_mode))
+    e = ENOTDIR;
+  else if (access (directory, W_OK | X_OK) == -1)
+    e = errno;
+  if (e)
+    nbdkit_error ("statsfile=%s: cannot write in %s: %s: give a path in a "
+                  "directory that exists and is writable", statsfile,
+                  directory, error_text (e));
+  free (directory);
+  return e ? -1 : 0;
+}
+
 /* Open here rather than in .after_fork so that a foreign, unformatted or
  * damaged store stops nbdkit while its messages still reach the user. */
 static int
 vswap_get_ready (void)
 {
+  /* nbdkit -r: open the medium O_RDONLY (a read-only file is served)
+   * and the store read-only, which writes nothing. */
+  read_only = readonly_option_of_this_process ();
   struct vswap_medium_options medium_options = {
     .buffered = buffered,
     .avoid_io_uring = !io_uring,
+    .read_only = read_only,
   };
   struct vswap_open_options open_options = {
+    .read_only = read_only,
     .readtrim = readtrim,
     .override_compression = override_compression,
     .compression = compression,
@@ -518,14 +605,20 @@ vswap_get_ready (void)
   struct vswap_error err;
   struct stat st;
 
-  if (write_buffer_default) {
+  if (statsfile && check_statsfile_directory () == -1)
+    return -1;
+
+  /* A read-only store writes nothing, so it needs no write buffer. */
+  if (read_only)
+    ;
+  else if (write_buffer_default) {
     if (stat (DEFAULT_BUFFER_DIRECTORY, &st) == 0 && S_ISDIR (st.st_mode))
       open_options.buffer = DEFAULT_BUFFER_DIRECTORY;
     else
-      nbdkit_error ("warning: %s does not exist: running without a write "
-                    "buffer, so a killed server loses the pages it had not "
-                    "written out yet; give buffer=PATH on tmpfs",
-                    DEFAULT_BUFFER_DIRECTORY);
+      warning ("%s does not exist: running without a write "
+               "buffer, so a killed server loses the pages it had not "
+               "written out yet; give buffer=PATH on tmpfs",
+               DEFAULT_BUFFER_DIRECTORY);
   }
   else
     open_options.buffer = write_buffer;
@@ -583,13 +676,14 @@ vswap_get_ready (void)
     char chosen[16] = "none";
     if (info.compression == VSWAP_COMPRESS_ZSTD)
       snprintf (chosen, sizeof chosen, "zstd:%d", info.compression_level);
-    nbdkit_error ("warning: compress= ignored: %s was formatted with "
-                  "vswap format --compress %s, which keeps its choice; "
-                  "format it again without --compress to let the key "
-                  "decide", store_path, chosen);
+    warning ("compress= ignored: %s was formatted with "
+             "vswap format --compress %s, which keeps its choice; "
+             "format it again without --compress to let the key "
+             "decide", store_path, chosen);
   }
-  nbdkit_debug ("store=%s: %" PRIu64 " bytes on %s", store_path,
-                vswap_store_size (store), medium->description);
+  nbdkit_debug ("store=%s: %" PRIu64 " bytes on %s%s", store_path,
+                vswap_store_size (store), medium->description,
+                read_only ? ", read-only (nbdkit -r)" : "");
   return 0;
 }
 
@@ -695,8 +789,8 @@ write_statistics (void)
  out:
   /* Warn once per run of failures, not every two seconds. */
   if (problem && !statistics_failing)
-    nbdkit_error ("warning: statsfile=%s: %s: %s", statsfile, problem,
-                  error_text (e));
+    warning ("statsfile=%s: %s: %s", statsfile, problem,
+             error_text (e));
   statistics_failing = problem != NULL;
   pthread_mutex_unlock (&statistics_lock);
 }
@@ -736,20 +830,20 @@ arm_pressure_guard (void)
                                       &requests_served, &what, &adj_error);
 
   if (r < 0) {
-    nbdkit_error ("warning: pressure-guard=yes: %s: %s: under global memory "
-                  "exhaustion the machine may wedge; %s", what,
-                  error_text (-r),
-                  r != -ENOENT && r != -EOPNOTSUPP
-                  ? "run nbdkit as root, or set pressure-guard=no"
-                  : strstr (what, "sysrq")
-                  ? "this needs a kernel with CONFIG_MAGIC_SYSRQ"
-                  : "this needs a kernel with PSI (CONFIG_PSI, not psi=0)");
+    warning ("pressure-guard=yes: %s: %s: under global memory "
+             "exhaustion the machine may wedge; %s", what,
+             error_text (-r),
+             r != -ENOENT && r != -EOPNOTSUPP
+             ? "run nbdkit as root, or set pressure-guard=no"
+             : strstr (what, "sysrq")
+             ? "this needs a kernel with CONFIG_MAGIC_SYSRQ"
+             : "this needs a kernel with PSI (CONFIG_PSI, not psi=0)");
     return;
   }
   if (adj_error)
-    nbdkit_error ("warning: pressure-guard=yes: oom_score_adj -1000 refused "
-                  "(%s): the OOM killer may pick the server; run nbdkit "
-                  "with CAP_SYS_RESOURCE", error_text (adj_error));
+    warning ("pressure-guard=yes: oom_score_adj -1000 refused "
+             "(%s): the OOM killer may pick the server; run nbdkit "
+             "with CAP_SYS_RESOURCE", error_text (adj_error));
 }
 
 /* Fault in all the process's memory (see prefault.h); one thread at a
@@ -765,9 +859,9 @@ prefault_memory (void)
   r = prefault_process_memory (&report);
   pthread_mutex_unlock (&prefault_lock);
   if (r < 0)
-    nbdkit_error ("warning: lock-memory=yes: cannot read /proc/self/maps "
-                  "(%s): memory is faulted in as it is used, perhaps while "
-                  "memory is short", error_text (-r));
+    warning ("lock-memory=yes: cannot read /proc/self/maps "
+             "(%s): memory is faulted in as it is used, perhaps while "
+             "memory is short", error_text (-r));
   else
     nbdkit_debug ("vswap: faulted in %u mappings (%u of them stacks, their "
                   "top %u KiB), %" PRIu64 " KiB; %u left alone",
@@ -789,13 +883,13 @@ vswap_after_fork (void)
   if (lock_memory &&
       mlockall (MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == -1) {
     int e = errno;
-    nbdkit_error ("warning: lock-memory=yes: mlockall refused (%s): the "
-                  "server's own memory may be swapped out to itself; %s",
-                  error_text (e),
-                  e == EPERM || e == ENOMEM
-                  ? "raise the memlock limit (ulimit -l) or grant "
-                    "CAP_IPC_LOCK, or set lock-memory=no"
-                  : "this needs Linux 4.4 or later");
+    warning ("lock-memory=yes: mlockall refused (%s): the "
+             "server's own memory may be swapped out to itself; %s",
+             error_text (e),
+             e == EPERM || e == ENOMEM
+             ? "raise the memlock limit (ulimit -l) or grant "
+               "CAP_IPC_LOCK, or set lock-memory=no"
+             : "this needs Linux 4.4 or later");
   }
 
   /* glibc gives memory back to the kernel when enough is free at the top
@@ -814,9 +908,9 @@ vswap_after_fork (void)
   /* After the flag: the collector writes to the medium too. */
   r = vswap_store_start_background (store);
   if (r < 0)
-    nbdkit_error ("warning: cannot start the background garbage collector "
-                  "(%s): writers will collect when they must",
-                  error_text (-r));
+    warning ("cannot start the background garbage collector "
+             "(%s): writers will collect when they must",
+             error_text (-r));
 
   /* After mlockall, so that the guard's stack is locked as it is touched. */
   if (pressure_guard)
@@ -879,6 +973,27 @@ vswap_get_size (void *handle)
 {
   begin_request ();
   return vswap_store_size (store);
+}
+
+/* Answered from how the store was opened, not from nbdkit's -r alone: a
+ * store opened read-only must never be offered for writing. */
+static int
+vswap_can_write (void *handle)
+{
+  return !read_only;
+}
+
+/* The store takes any offset and length (read-modify-write inside a
+ * page), so 512 is the least a client may send, as on a disk; 4096, a
+ * page, is what costs nothing extra.  No maximum of our own. */
+static int
+vswap_block_size (void *handle, uint32_t *minimum, uint32_t *preferred,
+                  uint32_t *maximum)
+{
+  *minimum = 512;
+  *preferred = VSWAP_PAGE_SIZE;
+  *maximum = 0xffffffff;
+  return 0;
 }
 
 static int
@@ -1101,6 +1216,8 @@ static struct nbdkit_plugin plugin = {
   .open              = vswap_open,
   .close             = vswap_close,
   .get_size          = vswap_get_size,
+  .can_write         = vswap_can_write,
+  .block_size        = vswap_block_size,
   .can_multi_conn    = vswap_can_multi_conn,
   .can_trim          = vswap_can_trim,
   .can_zero          = vswap_can_zero,

@@ -311,6 +311,14 @@ new_handle (void)
   if (h == NULL)
     die ("nbd_create: %s", nbd_get_error ());
   NBD_OK (h, nbd_add_meta_context (h, LIBNBD_CONTEXT_BASE_ALLOCATION));
+  /* The plugin advertises a 512-byte minimum block size, as a disk does,
+   * and libnbd then refuses smaller requests itself; but the kernel and
+   * other clients may send any offset and length, which the plugin must
+   * serve (read-modify-write).  So send them. */
+  const int strict = nbd_get_strict_mode (h);
+  if (strict == -1)
+    die ("nbd_get_strict_mode: %s", nbd_get_error ());
+  NBD_OK (h, nbd_set_strict_mode (h, strict & ~LIBNBD_STRICT_ALIGN));
   return h;
 }
 
