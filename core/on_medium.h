@@ -136,6 +136,7 @@ struct vswap_superblock {
   int32_t compression_level;
   uint32_t flags;
   uint64_t created;
+  uint64_t endurance;           /* bytes the medium is rated to write; 0 = unknown */
 };
 
 #define VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN 1
@@ -161,6 +162,7 @@ vswap_superblock_encode (const struct vswap_superblock *sb,
   vswap_put32 (out + 84, (uint32_t) sb->compression_level);
   vswap_put32 (out + 88, sb->flags);
   vswap_put64 (out + 96, sb->created);
+  vswap_put64 (out + 104, sb->endurance);
   vswap_put64 (out + 120, XXH3_64bits (out, 120));
 }
 
@@ -186,6 +188,7 @@ vswap_superblock_decode (const uint8_t *in, struct vswap_superblock *sb)
   sb->compression_level = (int32_t) vswap_get32 (in + 84);
   sb->flags = vswap_get32 (in + 88);
   sb->created = vswap_get64 (in + 96);
+  sb->endurance = vswap_get64 (in + 104);
   return true;
 }
 

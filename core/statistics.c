@@ -143,6 +143,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     FIELD (stored_live_bytes)
     FIELD (segments_total) FIELD (segments_free) FIELD (segments_open)
     FIELD (metadata_bytes)
+    FIELD (endurance_bytes) FIELD (medium_bytes) FIELD (erase_count_max)
     FIELD (lifetime_opens)
     FIELD (lifetime_host_write_bytes) FIELD (lifetime_media_write_bytes)
     FIELD (lifetime_host_trim_bytes)
@@ -151,6 +152,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     FIELD (lifetime_gc_bytes_moved) FIELD (lifetime_segments_erased)
     "\"lifetime_media_per_host_bytes\":%.4f,"
     "\"metadata_bytes_per_page\":%.3f,"
+    "\"erase_count_mean\":%.3f,"
     "\"media_per_host_bytes\":%.4f,"
     "\"compression_ratio\":%.4f}",
     s->host_read_bytes, s->host_write_bytes,
@@ -174,6 +176,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     s->stored_live_bytes,
     s->segments_total, s->segments_free, s->segments_open,
     s->metadata_bytes,
+    s->endurance_bytes, s->medium_bytes, s->erase_count_max,
     s->lifetime_opens,
     s->lifetime_host_write_bytes, s->lifetime_media_write_bytes,
     s->lifetime_host_trim_bytes,
@@ -181,7 +184,8 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     s->lifetime_pages_compressed, s->lifetime_pages_raw,
     s->lifetime_gc_bytes_moved, s->lifetime_segments_erased,
     lifetime_amplification,
-    s->metadata_bytes_per_page, amplification, compression);
+    s->metadata_bytes_per_page, s->erase_count_mean, amplification,
+    compression);
 #undef FIELD
   if (n < 0)
     return -EINVAL;

@@ -1240,6 +1240,8 @@ vswap_store_get_info (const struct vswap_store *store,
   info->compression_level = store->compression_level;
   info->compression_chosen = sb->flags & VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN;
   info->created = sb->created;
+  info->endurance = sb->endurance;
+  info->medium_size = sb->medium_size;
 }
 
 int
@@ -1291,7 +1293,15 @@ vswap_store_statistics (struct vswap_store *store,
     if (s->data_records)
       st->stored_live_bytes +=
         (uint64_t) s->data_bytes * s->live_records / s->data_records;
+    if (i > 0 && i + 1 < store->segment_count) {
+      st->erase_count_mean += s->erase_count;
+      if (s->erase_count > st->erase_count_max)
+        st->erase_count_max = s->erase_count;
+    }
   }
+  st->erase_count_mean /= store->segment_count - 2;
+  st->endurance_bytes = store->superblock.endurance;
+  st->medium_bytes = store->superblock.medium_size;
   st->segments_total = store->segment_count - 2;
   st->metadata_bytes = store->pages * sizeof *store->map
     + 3 * ((store->pages + 63) / 64 * sizeof (uint64_t))

@@ -38,6 +38,9 @@ struct vswap_format_options {
   enum vswap_compression compression;
   int compression_level;        /* zstd level; 0 = default (1) */
   bool compression_chosen;      /* false: the plugin may pick at open */
+  /* Bytes the medium is rated to write over its life (40 TBW, or P/E
+   * cycles × capacity); 0 = unknown.  Recorded for the projected life. */
+  uint64_t endurance;
 };
 
 struct vswap_open_options {
@@ -89,6 +92,11 @@ struct vswap_statistics {
   uint64_t segments_total, segments_free, segments_open;
   uint64_t metadata_bytes;      /* RAM for map, bitmaps, segment table */
   double metadata_bytes_per_page;
+  /* Wear: what the medium is rated for (superblock; 0 = unknown), the
+   * bytes of medium the store uses, and its data segments' erase counts. */
+  uint64_t endurance_bytes, medium_bytes;
+  uint64_t erase_count_max;
+  double erase_count_mean;
   /* Since the store was formatted: what the last clean close recorded
    * plus this open (a crash loses what was counted since that close). */
   uint64_t lifetime_opens;
@@ -191,6 +199,8 @@ struct vswap_store_info {
   int compression_level;
   bool compression_chosen;
   uint64_t created;             /* seconds since the epoch */
+  uint64_t endurance;           /* rated bytes written; 0 = unknown */
+  uint64_t medium_size;         /* bytes of medium the store uses */
 };
 void vswap_store_get_info (const struct vswap_store *store,
                            struct vswap_store_info *info);

@@ -210,6 +210,7 @@ vswap_store_format (struct vswap_medium *medium,
   sb.flags = options->compression_chosen ?
     VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN : 0;
   sb.created = (uint64_t) time (NULL);
+  sb.endurance = options->endurance;
 
   /* Erase everything first and write the superblocks last: a format that
    * is interrupted leaves no store that looks valid but is not. */

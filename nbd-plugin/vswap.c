@@ -97,6 +97,9 @@ static struct vswap_trace_writer *trace;
 static pthread_mutex_t statistics_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct vswap_statistics statistics;
 static char statistics_json[32768];
+/* When the store was opened: statistics say how long this run has been
+ * (vswap stats divides by it for the write rate). */
+static struct timespec server_started;
 static bool statistics_failing;         /* warned about the current failure */
 
 static pthread_mutex_t statistics_thread_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -607,6 +610,7 @@ vswap_get_ready (void)
 
   if (statsfile && check_statsfile_directory () == -1)
     return -1;
+  clock_gettime (CLOCK_MONOTONIC, &server_started);
 
   /* A read-only store writes nothing, so it needs no write buffer. */
   if (read_only)
@@ -735,13 +739,19 @@ write_statistics (void)
   if (n > 0 && statistics_json[n - 1] == '}') {
     struct pressure_guard_counters guard;
     pressure_guard_counters (&guard);
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    const double server_seconds = (now.tv_sec - server_started.tv_sec)
+      + (now.tv_nsec - server_started.tv_nsec) / 1e9;
     const int m = snprintf (statistics_json + n - 1,
                             sizeof statistics_json - n,
+                            ",\"server_seconds\":%.3f"
                             ",\"pressure_guard_firings\":%" PRIu64
                             ",\"pressure_guard_events\":%" PRIu64
                             ",\"pressure_guard_skipped\":%" PRIu64
                             ",\"pressure_guard_skipped_free_kib\":%" PRIu64
                             ",\"pressure_guard_wedges\":%" PRIu64 "}",
+                            server_seconds,
                             guard.firings, guard.events, guard.skipped,
                             guard.skipped_free_kib, guard.wedges);
     if (m < 0 || (size_t) m >= sizeof statistics_json - n) {

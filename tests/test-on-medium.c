@@ -30,6 +30,7 @@ sample_superblock (void)
     .write_unit = 4096, .open_segments = 2, .address_shift = 4,
     .segment_count = 512, .compression = 1, .compression_level = -3,
     .flags = 1, .created = 1700000000,
+    .endurance = UINT64_C (40) * 1000 * 1000 * 1000 * 1000,
   };
   memset (sb.uuid, 0xab, 16);
   return sb;
@@ -47,6 +48,10 @@ START_TEST (test_superblock_round_trip)
   ck_assert_uint_eq (out.segment_size, 4 << 20);
   ck_assert_int_eq (out.compression_level, -3);
   ck_assert_mem_eq (out.uuid, in.uuid, 16);
+  ck_assert_uint_eq (out.created, 1700000000);
+  /* The endurance (40 TBW) is the u64 at byte 104. */
+  ck_assert_uint_eq (out.endurance, in.endurance);
+  ck_assert_uint_eq (vswap_get64 (buffer + 104), in.endurance);
 
   /* Any flipped bit in the used bytes is caught. */
   for (size_t bit = 0; bit < 128 * 8; bit += 7) {

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "life.h"
 #include "medium.h"
 #include "store.h"
 #include "tools.h"
@@ -39,6 +40,7 @@ struct format_args {
   uint64_t size;
   struct vswap_medium_options medium;
   struct vswap_format_options format;
+  const char *endurance;        /* --endurance, parsed once the medium is open */
   bool force;
 };
 
@@ -51,6 +53,7 @@ enum {
   OPT_COMPRESS,
   OPT_FORCE,
   OPT_BUFFERED,
+  OPT_ENDURANCE,
 };
 
 static const struct option long_options[] = {
@@ -62,6 +65,7 @@ static const struct option long_options[] = {
   { "compress", required_argument, NULL, OPT_COMPRESS },
   { "force", no_argument, NULL, OPT_FORCE },
   { "buffered", no_argument, NULL, OPT_BUFFERED },
+  { "endurance", required_argument, NULL, OPT_ENDURANCE },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -89,6 +93,9 @@ usage (void)
           "  --compress none|zstd|zstd:LEVEL\n"
           "                        compression of new pages (default: zstd,\n"
           "                        which the plugin's compress= may change)\n"
+          "  --endurance RATING    what the medium is rated to write, for the\n"
+          "                        projected life: 40TBW, or P/E cycles as\n"
+          "                        3000x (times the medium's capacity)\n"
           "  --force               overwrite whatever STORE holds\n"
           "  --buffered            do not use O_DIRECT\n"
           "  -h, --help            show this help\n"
@@ -205,6 +212,17 @@ parse_args (int argc, char *argv[], struct format_args *args, int *status)
       break;
     case OPT_BUFFERED:
       args->medium.buffered = true;
+      break;
+    case OPT_ENDURANCE:
+      /* Checked now; "3000x" is multiplied by the capacity once the
+       * medium is open. */
+      if (vswap_parse_endurance (optarg, 1, &bytes) < 0) {
+        tool_error (COMMAND, "--endurance %s: not a rating: give bytes "
+                    "written as e.g. 40TBW or 600GBW, or P/E cycles as "
+                    "e.g. 3000x", optarg);
+        return -1;
+      }
+      args->endurance = optarg;
       break;
     case 'h':
       usage ();
@@ -407,6 +425,10 @@ print_geometry (const char *store, struct vswap_medium *medium)
     printf ("  open segments:   %" PRIu32 "\n", info.open_segments);
   if (medium->geometry_source[0])
     printf ("  geometry from:   %s\n", medium->geometry_source);
+  if (info.endurance)
+    printf ("  endurance:       %s written (%" PRIu64 " bytes, as rated)\n",
+            tool_decimal_size (info.endurance, size1, sizeof size1),
+            info.endurance);
   return 0;
 }
 
@@ -451,6 +473,17 @@ vswap_format_main (int argc, char *argv[])
   if (medium == NULL) {
     tool_error (COMMAND, "%s", err.message);
     status = EXIT_PROBLEMS;
+    goto failed;
+  }
+
+  if (args.endurance &&
+      vswap_parse_endurance (args.endurance, medium->geometry.capacity,
+                             &args.format.endurance) < 0) {
+    tool_error (COMMAND, "--endurance %s: too large for %s: give the "
+                "rating in bytes written, e.g. 40TBW", args.endurance,
+                medium->description);
+    vswap_medium_close (medium);
+    status = EXIT_USAGE;
     goto failed;
   }
 

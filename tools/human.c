@@ -26,6 +26,26 @@ tool_human_size (uint64_t bytes, char *buffer, size_t size)
   return buffer;
 }
 
+const char *
+tool_decimal_size (uint64_t bytes, char *buffer, size_t size)
+{
+  static const char *const units[] = { "bytes", "KB", "MB", "GB", "TB",
+                                       "PB", "EB" };
+  double value = bytes;
+  unsigned i = 0;
+
+  while (i + 1 < sizeof units / sizeof units[0] && value >= 1000) {
+    value /= 1000;
+    i++;
+  }
+  if (i == 0)
+    snprintf (buffer, size, "%" PRIu64 " bytes", bytes);
+  else
+    snprintf (buffer, size, value == (uint64_t) value ? "%.0f %s" : "%.1f %s",
+              value, units[i]);
+  return buffer;
+}
+
 void
 tool_format_uuid (const uint8_t uuid[16], char buffer[37])
 {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "life.h"
 #include "store.h"
 #include "tools.h"
 
@@ -181,6 +182,17 @@ compression_ratio (const struct vswap_statistics *stats, double *ratio)
   return true;
 }
 
+/* Media bytes a second since the store was formatted: the rate the
+ * projected life assumes when no server says what it writes now. */
+static double
+lifetime_rate (const struct inspection *in)
+{
+  const time_t now = time (NULL);
+  const double age = now > (time_t) in->info.created
+    ? (double) (now - (time_t) in->info.created) : 0;
+  return age > 0 ? in->stats.lifetime_media_write_bytes / age : 0;
+}
+
 static void
 print_text (const struct inspection *in)
 {
@@ -292,6 +304,32 @@ print_text (const struct inspection *in)
   printf ("  GC moved:        %s; %" PRIu64 " segments erased\n",
           tool_human_size (stats->lifetime_gc_bytes_moved, size, sizeof size),
           stats->lifetime_segments_erased);
+
+  /* How long the medium will last, at the rate it has been written
+   * since the store was formatted. */
+  struct vswap_life life;
+  char text[64];
+  const double rate = lifetime_rate (in);
+  vswap_project_life (info->endurance, info->medium_size,
+                      stats->lifetime_media_write_bytes, in->erase_max, rate,
+                      &life);
+  printf ("Life\n");
+  if (!life.known)
+    printf ("  endurance:       unknown (vswap format --endurance RATING "
+            "records it)\n");
+  else {
+    printf ("  endurance:       %s written, as rated\n",
+            tool_decimal_size (info->endurance, size, sizeof size));
+    printf ("  used:            %.2f%% (%.2f%% by bytes written, %.2f%% by "
+            "the most erased segment)\n", 100 * life.worn,
+            100 * life.worn_by_bytes, 100 * life.worn_by_erases);
+    printf ("  write rate:      %s a day since it was formatted\n",
+            tool_decimal_size ((uint64_t) (rate * 86400), size, sizeof size));
+    printf ("  projected life:  %s\n",
+            life.seconds_left < 0 ? "no end in sight (nothing written)"
+            : life.seconds_left == 0 ? "used up"
+            : vswap_duration_text (life.seconds_left, text, sizeof text));
+  }
 
   printf ("Counters since this open (the recovery scan):\n");
   for (i = 0; i < sizeof counters / sizeof counters[0]; i++) {
@@ -415,6 +453,21 @@ print_json (const struct inspection *in)
   printf ("}, \"erase_count\": {\"min\": %" PRIu64 ", ", in->erase_min);
   json_double ("mean", true, in->erase_mean, true);
   printf ("\"max\": %" PRIu64 "}}", in->erase_max);
+
+  struct vswap_life life;
+  const double rate = lifetime_rate (in);
+  vswap_project_life (info->endurance, info->medium_size,
+                      stats->lifetime_media_write_bytes, in->erase_max, rate,
+                      &life);
+  printf (", \"life\": {\"endurance_bytes\": %" PRIu64 ", ",
+          info->endurance);
+  json_double ("worn", life.known, life.worn, true);
+  json_double ("worn_by_bytes", life.known, life.worn_by_bytes, true);
+  json_double ("worn_by_erases", life.known, life.worn_by_erases, true);
+  json_double ("media_write_bytes_per_second", true, rate, true);
+  json_double ("seconds_left", life.known && life.seconds_left >= 0,
+               life.seconds_left, false);
+  printf ("}");
 
   printf (", \"metadata\": {\"bytes\": %" PRIu64 ", ", stats->metadata_bytes);
   json_double ("bytes_per_page", true, stats->metadata_bytes_per_page, false);

@@ -23,6 +23,7 @@ int vswap_inspect_main (int argc, char *argv[]);
 int vswap_check_main (int argc, char *argv[]);
 int vswap_probe_main (int argc, char *argv[]);
 int vswap_replay_main (int argc, char *argv[]);
+int vswap_stats_main (int argc, char *argv[]);
 
 /* One line on stderr: "vswap COMMAND: MESSAGE". */
 void tool_error (const char *command, const char *fmt, ...)
@@ -34,6 +35,9 @@ int tool_bad_option (const char *command, int c, char *argv[]);
 
 /* "4 MiB" when BYTES is a whole number of the unit, else "57.6 MiB". */
 const char *tool_human_size (uint64_t bytes, char *buffer, size_t size);
+
+/* "40 TB", "1.5 PB": powers of 1000, as endurance ratings are given. */
+const char *tool_decimal_size (uint64_t bytes, char *buffer, size_t size);
 
 /* 8-4-4-4-12 lowercase hex, NUL-terminated: BUFFER holds 37 bytes. */
 void tool_format_uuid (const uint8_t uuid[16], char buffer[37]);

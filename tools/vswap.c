@@ -20,6 +20,7 @@ static const struct command commands[] = {
   { "check", vswap_check_main, "verify every record of a store" },
   { "probe", vswap_probe_main, "measure a card's erase block and open AUs (destructive)" },
   { "replay", vswap_replay_main, "run a request trace or workload offline; report wear" },
+  { "stats", vswap_stats_main, "show a running server's statistics and the medium's projected life" },
 };
 
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
