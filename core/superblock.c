@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "page_map.h"
 #include "store_internal.h"
 #include "superblock.h"
 
@@ -53,8 +54,8 @@ vswap_superblock_read (struct vswap_medium *medium,
   if (ra < 0)
     return ra;
   int rb = 0;
-  for (uint64_t size = 64 * 1024; size <= (UINT64_C (1) << 30) && rb == 0;
-       size *= 2) {
+  for (uint64_t size = VSWAP_MIN_SEGMENT_SIZE;
+       size <= VSWAP_MAX_SEGMENT_SIZE && rb == 0; size *= 2) {
     if (ra == 1 && size != a.segment_size)
       continue;
     const uint64_t last = medium->geometry.capacity / size;
@@ -119,10 +120,11 @@ vswap_store_format (struct vswap_medium *medium,
 
   uint64_t segment_size = options->segment_size;
   if (segment_size == 0)
-    segment_size = g->erase_block >= 64 * 1024 ? g->erase_block
+    segment_size = g->erase_block >= VSWAP_MIN_SEGMENT_SIZE ? g->erase_block
       : 4 * 1024 * 1024;
-  if (!is_power_of_two (segment_size) || segment_size < 64 * 1024 ||
-      segment_size > (UINT64_C (1) << 30))
+  if (!is_power_of_two (segment_size) ||
+      segment_size < VSWAP_MIN_SEGMENT_SIZE ||
+      segment_size > VSWAP_MAX_SEGMENT_SIZE)
     return vswap_error_set (err, EINVAL,
                             "segment size %" PRIu64 " is not a power of two "
                             "from 64K to 1G: give --erase-block e.g. 4M",
@@ -132,6 +134,21 @@ vswap_store_format (struct vswap_medium *medium,
                             "segment size %" PRIu64 " is not a multiple of "
                             "the write unit %" PRIu32 ": give a larger "
                             "--erase-block", segment_size, g->write_unit);
+  /* The plugin could not serve these (see VSWAP_MIN_WRITE_UNIT). */
+  if (g->write_unit < VSWAP_MIN_WRITE_UNIT ||
+      g->write_unit > VSWAP_MAX_WRITE_UNIT)
+    return vswap_error_set (err, EINVAL,
+                            "write unit %" PRIu32 " is not from 4K to 1M: "
+                            "vswap writes whole 4 KiB-aligned buffers; give "
+                            "--write-unit 4K or more", g->write_unit);
+  if (g->write_unit > segment_size / VSWAP_MIN_CHUNKS_PER_SEGMENT)
+    return vswap_error_set (err, EINVAL,
+                            "write unit %" PRIu32 " is more than a quarter "
+                            "of the segment size %" PRIu64 ": give an "
+                            "--erase-block of at least %" PRIu64,
+                            g->write_unit, segment_size,
+                            (uint64_t) g->write_unit
+                            * VSWAP_MIN_CHUNKS_PER_SEGMENT);
   if (g->sequential_only && segment_size != g->erase_block)
     return vswap_error_set (err, EINVAL,
                             "%s is zoned with %" PRIu32 "-byte zones: the "
@@ -162,6 +179,15 @@ vswap_store_format (struct vswap_medium *medium,
   uint32_t shift = VSWAP_MIN_ADDRESS_SHIFT;
   while (((segment_count * segment_size) >> shift) > VSWAP_MAP_MAX_ADDRESS)
     shift++;
+  if ((UINT64_C (1) << shift) > g->write_unit)
+    return vswap_error_set (err, EINVAL,
+                            "%s: %" PRIu64 " bytes need record addresses in "
+                            "units of %" PRIu64 " bytes, more than the write "
+                            "unit %" PRIu32 ": give --write-unit %" PRIu64
+                            "K, or use part of the medium",
+                            medium->description, segment_count * segment_size,
+                            UINT64_C (1) << shift, g->write_unit,
+                            (UINT64_C (1) << shift) / 1024);
 
   const uint64_t data_segments = segment_count - 2;
   uint64_t logical_size = options->logical_size;
@@ -178,6 +204,15 @@ vswap_store_format (struct vswap_medium *medium,
                             "logical size %" PRIu64 " is over the 16 TiB "
                             "a store can export: give a smaller "
                             "--logical-size", logical_size);
+  if (logical_size
+      > data_segments * segment_size * VSWAP_MAX_LOGICAL_PER_DATA_BYTE)
+    return vswap_error_set (err, EINVAL,
+                            "logical size %" PRIu64 " is more than %d times "
+                            "the data area of %" PRIu64 " bytes, more than "
+                            "even compressed pages could fill: give a smaller "
+                            "--logical-size", logical_size,
+                            VSWAP_MAX_LOGICAL_PER_DATA_BYTE,
+                            data_segments * segment_size);
 
   if (options->compression != VSWAP_COMPRESS_NONE &&
       options->compression != VSWAP_COMPRESS_ZSTD)
@@ -211,6 +246,12 @@ vswap_store_format (struct vswap_medium *medium,
     VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN : 0;
   sb.created = (uint64_t) time (NULL);
   sb.endurance = options->endurance;
+  /* Whatever the checks above missed, the plugin must be able to serve
+   * what format writes: the same judgement as at open, before anything
+   * is written. */
+  r = vswap_superblock_validate (&sb, g, medium->description, err);
+  if (r < 0)
+    return r;
 
   /* Erase everything first and write the superblocks last: a format that
    * is interrupted leaves no store that looks valid but is not. */
@@ -271,42 +312,189 @@ vswap_store_format (struct vswap_medium *medium,
   return 0;
 }
 
-int
-vswap_superblock_check (const struct vswap_medium *medium,
-                        const struct vswap_superblock *sb,
-                        struct vswap_error *err)
-{
-  const struct vswap_geometry *g = &medium->geometry;
+/* ---- validation ---- */
 
+/* What no vswap writes: a superblock with a valid checksum and this is
+ * damaged (software, not the medium: the checksum held) or forged. */
+#define DAMAGED "the superblock is damaged or not from this vswap: " \
+  "'vswap format --force' makes a new store (its pages are lost)"
+
+#define KNOWN_SUPERBLOCK_FLAGS VSWAP_SUPERBLOCK_COMPRESSION_CHOSEN
+
+static unsigned
+log2_of (uint64_t power_of_two)
+{
+  return (unsigned) __builtin_ctzll (power_of_two);
+}
+
+/* The checks on the superblock alone.  Each may use only what the checks
+ * before it proved. */
+static int
+validate_alone (const struct vswap_superblock *sb, const char *name,
+                struct vswap_error *err)
+{
   if (sb->format_version != VSWAP_FORMAT_VERSION)
     return vswap_error_set (err, EINVAL,
                             "%s: store format version %" PRIu32 " is not "
                             "the version %d this vswap reads: use a matching "
-                            "vswap", medium->description,
-                            sb->format_version, VSWAP_FORMAT_VERSION);
+                            "vswap", name, sb->format_version,
+                            VSWAP_FORMAT_VERSION);
+  if (sb->flags & ~(uint32_t) KNOWN_SUPERBLOCK_FLAGS)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock has flags 0x%" PRIx32 " that "
+                            "this vswap does not know: use a matching vswap",
+                            name, sb->flags);
+  if (sb->compression != VSWAP_COMPRESS_NONE &&
+      sb->compression != VSWAP_COMPRESS_ZSTD)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's compression %" PRIu32
+                            " is not one this vswap knows (0 none, 1 zstd): "
+                            "use a matching vswap", name, sb->compression);
+  if (sb->compression_level != 0 &&
+      (sb->compression_level < ZSTD_minCLevel () ||
+       sb->compression_level > ZSTD_maxCLevel ()))
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's zstd level %" PRId32
+                            " is outside %d..%d: " DAMAGED, name,
+                            sb->compression_level, ZSTD_minCLevel (),
+                            ZSTD_maxCLevel ());
+
+  if (!is_power_of_two (sb->segment_size) ||
+      sb->segment_size < VSWAP_MIN_SEGMENT_SIZE ||
+      sb->segment_size > VSWAP_MAX_SEGMENT_SIZE)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's segment size %" PRIu32
+                            " is not a power of two from 64K to 1G: "
+                            DAMAGED, name, sb->segment_size);
+  if (!is_power_of_two (sb->write_unit) ||
+      sb->write_unit < VSWAP_MIN_WRITE_UNIT ||
+      sb->write_unit > VSWAP_MAX_WRITE_UNIT)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's write unit %" PRIu32
+                            " is not a power of two from 4K to 1M: "
+                            DAMAGED, name, sb->write_unit);
+  if (sb->write_unit > sb->segment_size / VSWAP_MIN_CHUNKS_PER_SEGMENT)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's write unit %" PRIu32
+                            " is more than a quarter of its segment size %"
+                            PRIu32 ": " DAMAGED, name, sb->write_unit,
+                            sb->segment_size);
+  if (sb->open_segments < 1 || sb->open_segments > 2)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's open segments %" PRIu32
+                            " is not 1 or 2: " DAMAGED, name,
+                            sb->open_segments);
+  /* Chunks start at write units, and a chunk's first record at the next
+   * address unit: an address unit larger than the write unit would give
+   * records addresses that do not point at them. */
+  if (sb->address_shift < VSWAP_MIN_ADDRESS_SHIFT ||
+      sb->address_shift > log2_of (sb->write_unit))
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's address shift %" PRIu32
+                            " is not from %d to %u (its write unit's): "
+                            DAMAGED, name, sb->address_shift,
+                            VSWAP_MIN_ADDRESS_SHIFT,
+                            log2_of (sb->write_unit));
+
+  const uint64_t needed = 2 + sb->open_segments + GC_RESERVE
+    + MIN_DATA_SEGMENTS;
+  if (sb->segment_count < needed)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's segment count %" PRIu64
+                            " is less than the %" PRIu64 " a store needs: "
+                            DAMAGED, name, sb->segment_count, needed);
+  if (sb->segment_count > UINT64_MAX / sb->segment_size ||
+      sb->segment_count * sb->segment_size != sb->medium_size)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's medium size %" PRIu64
+                            " is not its %" PRIu64 " segments of %" PRIu32
+                            " bytes: " DAMAGED, name, sb->medium_size,
+                            sb->segment_count, sb->segment_size);
+  if ((sb->medium_size >> sb->address_shift) > VSWAP_MAP_MAX_ADDRESS)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's medium size %" PRIu64
+                            " is too large for record addresses in units of "
+                            "%u bytes: " DAMAGED, name, sb->medium_size,
+                            1u << sb->address_shift);
+
+  /* From here the medium size is below 2^51 (2^31 addresses of at most
+   * 1 MiB): products of it by small factors do not overflow. */
+  const uint64_t data_area = (sb->segment_count - 2) * sb->segment_size;
+  if (sb->logical_size == 0 || sb->logical_size % VSWAP_PAGE_SIZE ||
+      sb->logical_size / VSWAP_PAGE_SIZE > UINT32_MAX)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's logical size %" PRIu64
+                            " is not a positive multiple of 4096 up to "
+                            "16 TiB: " DAMAGED, name, sb->logical_size);
+  if (sb->logical_size > data_area * VSWAP_MAX_LOGICAL_PER_DATA_BYTE)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the superblock's logical size %" PRIu64
+                            " is more than %d times its data area of %"
+                            PRIu64 " bytes: " DAMAGED, name,
+                            sb->logical_size,
+                            VSWAP_MAX_LOGICAL_PER_DATA_BYTE, data_area);
+  return 0;
+}
+
+/* The checks of a valid superblock against the medium it is on. */
+static int
+validate_on (const struct vswap_superblock *sb,
+             const struct vswap_geometry *g, const char *name,
+             struct vswap_error *err)
+{
+  if (g->write_unit == 0 || g->read_unit == 0)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the medium reports no write or read unit: "
+                            "give --write-unit", name);
   if (sb->medium_size > g->capacity)
     return vswap_error_set (err, EINVAL,
                             "%s: the store was formatted for %" PRIu64
                             " bytes but the medium has %" PRIu64 ": give the "
                             "whole medium, or format again",
-                            medium->description, sb->medium_size,
-                            g->capacity);
-  if (!is_power_of_two (sb->segment_size) ||
-      sb->segment_size % g->write_unit || sb->segment_size % g->read_unit ||
-      sb->write_unit % g->write_unit ||
-      sb->segment_count * sb->segment_size != sb->medium_size ||
-      sb->logical_size % VSWAP_PAGE_SIZE ||
-      sb->logical_size / VSWAP_PAGE_SIZE > UINT32_MAX ||
-      sb->address_shift < VSWAP_MIN_ADDRESS_SHIFT ||
-      sb->address_shift > 20 ||
-      (sb->medium_size >> sb->address_shift) > VSWAP_MAP_MAX_ADDRESS ||
-      sb->open_segments < 1 || sb->open_segments > 2)
+                            name, sb->medium_size, g->capacity);
+  if (sb->segment_size % g->write_unit || sb->segment_size % g->read_unit ||
+      sb->write_unit % g->write_unit || sb->write_unit % g->read_unit)
     return vswap_error_set (err, EINVAL,
-                            "%s: the superblock's geometry does not fit this "
-                            "medium (segment %" PRIu32 ", write unit %" PRIu32
-                            "; medium write unit %" PRIu32 "): the store is "
-                            "damaged or from another device",
-                            medium->description, sb->segment_size,
-                            sb->write_unit, g->write_unit);
+                            "%s: the store's segment size %" PRIu32
+                            " and write unit %" PRIu32 " do not fit this "
+                            "medium's write unit %" PRIu32 " and read unit %"
+                            PRIu32 ": serve the store from the device it was "
+                            "formatted on, or format this one again",
+                            name, sb->segment_size, sb->write_unit,
+                            g->write_unit, g->read_unit);
+  if (g->sequential_only && sb->segment_size != g->erase_block)
+    return vswap_error_set (err, EINVAL,
+                            "%s is zoned with %" PRIu32 "-byte zones but the "
+                            "store's segments are %" PRIu32 " bytes: serve "
+                            "the store from the device it was formatted on, "
+                            "or format this one again", name,
+                            g->erase_block, sb->segment_size);
+  if (g->max_open_segments && sb->open_segments > g->max_open_segments)
+    return vswap_error_set (err, EINVAL,
+                            "%s: the store writes %" PRIu32 " segments at "
+                            "once but this medium keeps only %" PRIu32
+                            " open: format it again (format takes the "
+                            "medium's budget)", name, sb->open_segments,
+                            g->max_open_segments);
   return 0;
+}
+
+int
+vswap_superblock_validate (const struct vswap_superblock *sb,
+                           const struct vswap_geometry *geometry,
+                           const char *name, struct vswap_error *err)
+{
+  const int r = validate_alone (sb, name, err);
+  if (r < 0 || geometry == NULL)
+    return r;
+  return validate_on (sb, geometry, name, err);
+}
+
+int
+vswap_superblock_check (const struct vswap_medium *medium,
+                        const struct vswap_superblock *sb,
+                        struct vswap_error *err)
+{
+  return vswap_superblock_validate (sb, &medium->geometry,
+                                    medium->description, err);
 }

@@ -155,10 +155,23 @@ before=$(sum "$store")
 bad "--erase-block 3K" format --force --erase-block 3K "$store"
 [ "$(sum "$store")" = "$before" ] || fail "bad input modified the store"
 
+# Write units below 4K: the store writes from 4 KiB-aligned buffers, and
+# such a store used to format, then abort the plugin at its first flush.
+for unit in 512 1K 2K; do
+  bad "--write-unit $unit: not a power of two from 4K to 1M" \
+      format --buffered --size 64M --write-unit $unit "$new"
+  bad "--write-unit $unit" format --buffered --force --write-unit $unit "$store"
+done
+[ ! -e "$new" ] || fail "a refused write unit created $new"
+[ "$(sum "$store")" = "$before" ] || fail "a refused write unit modified the store"
+
 # Geometries the store refuses: exit 2, one line naming the fix, and the
 # file created for them does not stay behind.
 for args in "--size 16M" "--size 64M --logical-size 32T" \
-            "--size 64M --open-segments 3"; do
+            "--size 64M --open-segments 3" \
+            "--size 64M --logical-size 8G" \
+            "--size 64M --write-unit 1M --erase-block 1M" \
+            "--size 64M --write-unit 512K --erase-block 1M"; do
   run 2 "$VSWAP" format --buffered $args "$new"
   [ "$(wc -l <"$err")" = 1 ] || fail "$args: not one line: $(cat "$err")"
   [ ! -e "$new" ] || fail "a refused format ($args) left $new behind"

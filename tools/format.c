@@ -20,6 +20,7 @@
 #include "life.h"
 #include "medium.h"
 #include "store.h"
+#include "superblock.h"
 #include "tools.h"
 
 #define COMMAND "format"
@@ -28,8 +29,6 @@
  * segments for 10% steps to mean something. */
 #define PROGRESS_LOG_MIN_SEGMENTS 256
 
-#define MIN_WRITE_UNIT 512
-#define MAX_WRITE_UNIT (1u << 20)
 #define MAX_ERASE_BLOCK (1u << 30)
 #define MAX_OPEN_SEGMENTS 1024
 #define MAX_ZSTD_LEVEL 22
@@ -239,9 +238,10 @@ parse_args (int argc, char *argv[], struct format_args *args, int *status)
   if (write_unit) {
     if (vswap_parse_size (write_unit, &bytes) < 0
         || !is_power_of_2 (bytes)
-        || bytes < MIN_WRITE_UNIT || bytes > MAX_WRITE_UNIT) {
-      tool_error (COMMAND, "--write-unit %s: not a power of two from 512 "
-                  "to 1M: give e.g. 4K", write_unit);
+        || bytes < VSWAP_MIN_WRITE_UNIT || bytes > VSWAP_MAX_WRITE_UNIT) {
+      tool_error (COMMAND, "--write-unit %s: not a power of two from 4K "
+                  "to 1M (vswap writes from 4 KiB-aligned buffers): give "
+                  "e.g. 4K", write_unit);
       return -1;
     }
     args->medium.write_unit = bytes;
