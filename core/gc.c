@@ -419,7 +419,7 @@ collect (struct vswap_store *store, uint64_t victim)
   while (offset + VSWAP_CHUNK_HEADER_SIZE <= length) {
     struct vswap_chunk_header chunk;
     if (!vswap_chunk_header_decode (buffer + offset, &chunk) ||
-        memcmp (chunk.uuid, store->superblock.uuid, 16) != 0 ||
+        memcmp (chunk.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) != 0 ||
         chunk.generation != s->generation ||
         chunk.length < VSWAP_CHUNK_HEADER_SIZE ||
         offset + chunk.length > length)

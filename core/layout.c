@@ -51,7 +51,7 @@ emit_segment (struct vswap_store *store, uint64_t segment,
   while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
     struct vswap_chunk_header h;
     if (!vswap_chunk_header_decode (image + offset, &h) ||
-        memcmp (h.uuid, store->superblock.uuid, 16) != 0 ||
+        memcmp (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) != 0 ||
         h.generation != seg->generation || h.sequence <= previous ||
         h.length < VSWAP_CHUNK_HEADER_SIZE ||
         h.length > store->segment_size - offset)

@@ -187,7 +187,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
                                      length - VSWAP_CHUNK_HEADER_SIZE,
                                      store->seed),
   };
-  memcpy (h.uuid, store->superblock.uuid, 16);
+  memcpy (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE);
   vswap_chunk_header_encode (&h, chunk);
 
   assert (head->written == head->chunk_start);

@@ -21,6 +21,8 @@
 
 #include <xxhash.h>
 
+#include "uuid.h"
+
 #define VSWAP_FORMAT_VERSION 1
 #define VSWAP_SUPERBLOCK_MAGIC "VSWAPSB1"
 #define VSWAP_CHUNK_MAGIC "VSWAPCK1"
@@ -123,7 +125,7 @@ vswap_checksum (const void *data, size_t length, uint64_t seed)
 
 struct vswap_superblock {
   uint32_t format_version;
-  uint8_t uuid[16];
+  uint8_t uuid[VSWAP_UUID_SIZE];
   uint64_t generation;          /* higher wins between the two copies */
   uint64_t logical_size;        /* bytes exported */
   uint64_t medium_size;         /* bytes of medium the store uses */
@@ -149,7 +151,7 @@ vswap_superblock_encode (const struct vswap_superblock *sb,
   memcpy (out, VSWAP_SUPERBLOCK_MAGIC, 8);
   vswap_put32 (out + 8, sb->format_version);
   vswap_put32 (out + 12, VSWAP_SUPERBLOCK_SIZE);
-  memcpy (out + 16, sb->uuid, 16);
+  memcpy (out + 16, sb->uuid, VSWAP_UUID_SIZE);
   vswap_put64 (out + 32, sb->generation);
   vswap_put64 (out + 40, sb->logical_size);
   vswap_put64 (out + 48, sb->medium_size);
@@ -175,7 +177,7 @@ vswap_superblock_decode (const uint8_t *in, struct vswap_superblock *sb)
   if (vswap_get64 (in + 120) != XXH3_64bits (in, 120))
     return false;
   sb->format_version = vswap_get32 (in + 8);
-  memcpy (sb->uuid, in + 16, 16);
+  memcpy (sb->uuid, in + 16, VSWAP_UUID_SIZE);
   sb->generation = vswap_get64 (in + 32);
   sb->logical_size = vswap_get64 (in + 40);
   sb->medium_size = vswap_get64 (in + 48);
@@ -194,15 +196,15 @@ vswap_superblock_decode (const uint8_t *in, struct vswap_superblock *sb)
 
 /* The store-wide checksum seed, derived from the UUID. */
 static inline uint64_t
-vswap_store_seed (const uint8_t uuid[16])
+vswap_store_seed (const uint8_t uuid[VSWAP_UUID_SIZE])
 {
-  return XXH3_64bits (uuid, 16);
+  return XXH3_64bits (uuid, VSWAP_UUID_SIZE);
 }
 
 /* ---- chunk header ---- */
 
 struct vswap_chunk_header {
-  uint8_t uuid[16];
+  uint8_t uuid[VSWAP_UUID_SIZE];
   uint64_t sequence;            /* global, increasing: the replay order */
   uint64_t generation;          /* sequence of the segment's first chunk */
   uint32_t length;              /* header + records, before padding */
@@ -217,7 +219,7 @@ vswap_chunk_header_encode (const struct vswap_chunk_header *h,
                            uint8_t out[VSWAP_CHUNK_HEADER_SIZE])
 {
   memcpy (out, VSWAP_CHUNK_MAGIC, 8);
-  memcpy (out + 8, h->uuid, 16);
+  memcpy (out + 8, h->uuid, VSWAP_UUID_SIZE);
   vswap_put64 (out + 24, h->sequence);
   vswap_put64 (out + 32, h->generation);
   vswap_put32 (out + 40, h->length);
@@ -237,7 +239,7 @@ vswap_chunk_header_decode (const uint8_t *in, struct vswap_chunk_header *h)
     return false;
   if (vswap_get32 (in + 60) != vswap_checksum (in, 60, 0))
     return false;
-  memcpy (h->uuid, in + 8, 16);
+  memcpy (h->uuid, in + 8, VSWAP_UUID_SIZE);
   h->sequence = vswap_get64 (in + 24);
   h->generation = vswap_get64 (in + 32);
   h->length = vswap_get32 (in + 40);

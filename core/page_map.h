@@ -25,6 +25,8 @@
 
 #include <xxhash.h>
 
+#include "bitmap.h"
+
 typedef uint32_t vswap_map_entry;
 
 #define VSWAP_MAP_UNMAPPED ((vswap_map_entry) 0)
@@ -73,23 +75,6 @@ vswap_map_pattern_index (vswap_map_entry e)
 {
   assert (vswap_map_is_same (e));
   return e & VSWAP_MAP_MAX_PATTERN_INDEX;
-}
-
-/* ---- the read-in bitmap ---- */
-
-static inline bool
-vswap_bitmap_get (const uint64_t *bitmap, uint64_t i)
-{
-  return (bitmap[i / 64] >> (i % 64)) & 1;
-}
-
-static inline void
-vswap_bitmap_set (uint64_t *bitmap, uint64_t i, bool value)
-{
-  if (value)
-    bitmap[i / 64] |= UINT64_C (1) << (i % 64);
-  else
-    bitmap[i / 64] &= ~(UINT64_C (1) << (i % 64));
 }
 
 /* ---- the same-fill pattern table ---- */

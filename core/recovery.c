@@ -64,7 +64,7 @@ chunk_at (const struct vswap_store *store, uint64_t generation,
           struct vswap_chunk_header *h)
 {
   return vswap_chunk_header_decode (image + offset, h) &&
-    memcmp (h->uuid, store->superblock.uuid, 16) == 0 &&
+    memcmp (h->uuid, store->superblock.uuid, VSWAP_UUID_SIZE) == 0 &&
     h->generation == generation && h->sequence > previous &&
     h->length >= VSWAP_CHUNK_HEADER_SIZE &&
     h->length <= store->segment_size - offset;
@@ -599,7 +599,7 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
         goto out;
       }
       ours = vswap_chunk_header_decode (header, &h) &&
-        memcmp (h.uuid, store->superblock.uuid, 16) == 0;
+        memcmp (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) == 0;
       if (ours || is_blank (header, header_read))
         break;
     }
@@ -779,7 +779,7 @@ vswap_store_check (struct vswap_store *store,
     while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
       struct vswap_chunk_header h;
       if (!vswap_chunk_header_decode (image + offset, &h) ||
-          memcmp (h.uuid, store->superblock.uuid, 16) != 0 ||
+          memcmp (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) != 0 ||
           h.generation != s->generation || h.sequence <= previous ||
           h.length < VSWAP_CHUNK_HEADER_SIZE ||
           h.length > store->segment_size - offset)

@@ -1226,7 +1226,7 @@ vswap_store_get_info (const struct vswap_store *store,
                       struct vswap_store_info *info)
 {
   const struct vswap_superblock *sb = &store->superblock;
-  memcpy (info->uuid, sb->uuid, 16);
+  memcpy (info->uuid, sb->uuid, VSWAP_UUID_SIZE);
   info->format_version = sb->format_version;
   info->generation = sb->generation;
   info->logical_size = sb->logical_size;

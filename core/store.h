@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "medium.h"
+#include "uuid.h"
 
 #define VSWAP_PAGE_SIZE 4096
 
@@ -186,7 +187,7 @@ int vswap_statistics_json (const struct vswap_statistics *statistics,
 
 /* A copy of what the superblock says, for inspect. */
 struct vswap_store_info {
-  uint8_t uuid[16];
+  uint8_t uuid[VSWAP_UUID_SIZE];
   uint32_t format_version;
   uint64_t generation;
   uint64_t logical_size;

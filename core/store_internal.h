@@ -20,6 +20,7 @@
 #include "medium.h"
 #include "on_medium.h"
 #include "page_map.h"
+#include "rounding.h"
 #include "store.h"
 
 enum segment_state {
@@ -308,18 +309,6 @@ is_blank (const uint8_t *p, size_t n)
     if (p[i] != p[0] || (p[0] != 0 && p[0] != 0xff))
       return false;
   return true;
-}
-
-static inline uint64_t
-round_up (uint64_t n, uint64_t unit)
-{
-  return (n + unit - 1) / unit * unit;
-}
-
-static inline uint64_t
-round_down (uint64_t n, uint64_t unit)
-{
-  return n / unit * unit;
 }
 
 #endif /* VSWAP_STORE_INTERNAL_H */

@@ -94,14 +94,14 @@ is_power_of_two (uint64_t n)
 }
 
 static int
-fill_uuid (uint8_t uuid[16])
+fill_uuid (uint8_t uuid[VSWAP_UUID_SIZE])
 {
   FILE *f = fopen ("/dev/urandom", "r");
   if (!f)
     return -errno;
-  const size_t n = fread (uuid, 1, 16, f);
+  const size_t n = fread (uuid, 1, VSWAP_UUID_SIZE, f);
   fclose (f);
-  if (n != 16)
+  if (n != VSWAP_UUID_SIZE)
     return -EIO;
   uuid[6] = (uuid[6] & 0x0f) | 0x40;    /* RFC 4122 version 4 */
   uuid[8] = (uuid[8] & 0x3f) | 0x80;

@@ -54,7 +54,7 @@
  * the machine that wrote it. */
 struct buffer_header {
   char magic[8];
-  uint8_t uuid[16];
+  uint8_t uuid[VSWAP_UUID_SIZE];
   uint32_t segment_size;
   uint32_t address_shift;
   /* No chunk its owner wrote carries a newer sequence. */
@@ -99,31 +99,17 @@ report (struct vswap_store *store, const char *fmt, ...)
   store->options.report (store->options.report_opaque, message);
 }
 
-static void
-format_uuid (const uint8_t uuid[16], char out[37])
-{
-  static const char hex[] = "0123456789abcdef";
-  char *p = out;
-  for (int i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      *p++ = '-';
-    *p++ = hex[uuid[i] >> 4];
-    *p++ = hex[uuid[i] & 15];
-  }
-  *p = '\0';
-}
-
 /* The path: as given, or vswap-UUID.buffer inside it if it ends in '/'. */
 static char *
 buffer_path (const struct vswap_store *store, const char *given)
 {
   const size_t n = strlen (given);
-  char uuid[37];
+  char uuid[VSWAP_UUID_TEXT_SIZE];
   char *path;
 
   if (n == 0 || given[n - 1] != '/')
     return strdup (given);
-  format_uuid (store->superblock.uuid, uuid);
+  vswap_uuid_format (store->superblock.uuid, uuid);
   if (asprintf (&path, "%svswap-%s.buffer", given, uuid) == -1)
     return NULL;
   return path;
@@ -163,13 +149,14 @@ read_pending (struct vswap_store *store, struct vswap_write_buffer *b,
                             "buffer=", b->path);
 
   const uint32_t start = vswap_chunk_records_start (store->address_shift);
-  const bool foreign = memcmp (h.uuid, store->superblock.uuid, 16) != 0;
+  const bool foreign = memcmp (h.uuid, store->superblock.uuid,
+                              VSWAP_UUID_SIZE) != 0;
   /* fill below written + start: the header was caught between two
    * stores of a segment change, when nothing is pending. */
   const bool something = h.segment >= 0 && h.fill > h.written + start;
   if (foreign && something) {
-    char uuid[37];
-    format_uuid (h.uuid, uuid);
+    char uuid[VSWAP_UUID_TEXT_SIZE];
+    vswap_uuid_format (h.uuid, uuid);
     return vswap_error_set (err, EBUSY, "write buffer %s holds unwritten "
                             "pages of another store (%s): give each store "
                             "its own buffer=, or remove the file if that "
@@ -210,7 +197,7 @@ clear_header (const struct vswap_store *store, struct buffer_header *h)
   __atomic_store_n (&h->fill, 0, __ATOMIC_RELEASE);
   __atomic_store_n (&h->written, 0, __ATOMIC_RELEASE);
   memcpy (h->magic, BUFFER_MAGIC, 8);
-  memcpy (h->uuid, store->superblock.uuid, 16);
+  memcpy (h->uuid, store->superblock.uuid, VSWAP_UUID_SIZE);
   h->segment_size = store->segment_size;
   h->address_shift = store->address_shift;
 }

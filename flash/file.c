@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "io-pool.h"
 #include "medium.h"
+#include "rounding.h"
 
 struct file_medium {
   struct vswap_medium medium;   /* first: the backend casts */
@@ -167,12 +168,6 @@ direct_io_works (int fd, uint32_t unit, uint64_t size)
     ok = false;
   free (buffer);
   return ok;
-}
-
-static uint64_t
-round_up (uint64_t n, uint64_t unit)
-{
-  return (n + unit - 1) / unit * unit;
 }
 
 /* Size and units of a block device.  IO_ALIGN gets the alignment every

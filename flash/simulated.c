@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "bitmap.h"
 #include "medium.h"
 #include "simulated.h"
 
@@ -117,21 +118,6 @@ trace (const struct simulated_medium *s, const char *fmt, ...)
   vfprintf (stderr, fmt, ap);
   fputc ('\n', stderr);
   va_end (ap);
-}
-
-static bool
-bit_get (const uint64_t *map, uint64_t i)
-{
-  return (map[i / 64] >> (i % 64)) & 1;
-}
-
-static void
-bit_put (uint64_t *map, uint64_t i, bool on)
-{
-  if (on)
-    map[i / 64] |= UINT64_C (1) << (i % 64);
-  else
-    map[i / 64] &= ~(UINT64_C (1) << (i % 64));
 }
 
 /* splitmix64: one 64-bit state, so the seed alone replays a run. */
@@ -249,7 +235,7 @@ recount_block (struct simulated_medium *s, uint64_t block)
   uint32_t count = 0, next = 0;
 
   for (uint64_t i = 0; i < per_block; i++)
-    if (bit_get (s->programmed, block * per_block + i)) {
+    if (vswap_bitmap_get (s->programmed, block * per_block + i)) {
       count++;
       next = (uint32_t) i + 1;
     }
@@ -267,9 +253,9 @@ program_unit (struct simulated_medium *s, uint64_t unit)
 
   const bool was_open = block_is_open (s, block);
 
-  if (bit_get (s->programmed, unit))
+  if (vswap_bitmap_get (s->programmed, unit))
     return;                     /* an allowed overwrite: counted already */
-  bit_put (s->programmed, unit, true);
+  vswap_bitmap_set (s->programmed, unit, true);
   s->block_programmed[block]++;
   count_open (s, block, was_open);
   if (index < s->block_next[block])
@@ -289,7 +275,7 @@ erase_block (struct simulated_medium *s, uint64_t block)
   if (s->block_programmed[block] || s->block_rotten[block]) {
     clear_contents (s, block * s->block, s->block);
     for (uint64_t i = 0; i < per_block; i++)
-      bit_put (s->programmed, block * per_block + i, false);
+      vswap_bitmap_set (s->programmed, block * per_block + i, false);
   }
   s->block_programmed[block] = 0;
   s->block_next[block] = 0;
@@ -317,7 +303,7 @@ count_valid (const struct simulated_medium *s, uint64_t au, uint32_t from,
   uint64_t n = 0;
 
   for (uint64_t p = au * s->au_pages + from; p < au * s->au_pages + to; p++)
-    n += bit_get (s->valid, p);
+    n += vswap_bitmap_get (s->valid, p);
   return n;
 }
 
@@ -401,7 +387,7 @@ ftl_write (struct simulated_medium *s, uint64_t first, uint64_t count)
     o->tail = page + n;
     o->used = ++s->clock;
     for (uint64_t p = first; p < first + n; p++)
-      bit_put (s->valid, p, true);
+      vswap_bitmap_set (s->valid, p, true);
     first += n;
     count -= n;
   }
@@ -412,7 +398,7 @@ static void
 ftl_discard (struct simulated_medium *s, uint64_t first, uint64_t count)
 {
   for (uint64_t p = first; p < first + count; p++)
-    bit_put (s->valid, p, false);
+    vswap_bitmap_set (s->valid, p, false);
 
   /* Whole AUs are erased at once, and an open one is forgotten. */
   const uint64_t end = first + count;
@@ -471,7 +457,8 @@ cache_note (struct simulated_medium *s, uint64_t offset, uint64_t length,
   }
   memcpy (w.before, s->data + offset, length);
   for (uint64_t i = 0; i < units; i++)
-    w.was_programmed[i] = bit_get (s->programmed, offset / s->unit + i);
+    w.was_programmed[i] = vswap_bitmap_get (s->programmed,
+                                            offset / s->unit + i);
   s->cache[s->cache_count++] = w;
 }
 
@@ -501,7 +488,7 @@ cache_lose (struct simulated_medium *s)
     const uint64_t first = w->offset / s->unit;
     for (uint64_t u = (keep + s->unit - 1) / s->unit;
          u < w->length / s->unit; u++)
-      bit_put (s->programmed, first + u, w->was_programmed[u]);
+      vswap_bitmap_set (s->programmed, first + u, w->was_programmed[u]);
     const uint64_t per_block = s->block / s->unit;
     for (uint64_t b = first / per_block;
          b <= (first + w->length / s->unit - 1) / per_block; b++)
@@ -598,7 +585,7 @@ simulated_write (struct vswap_medium *medium, const void *buffer,
   /* The store must never do this: refuse the whole write, change
    * nothing, and count it. */
   for (uint64_t u = first; u < first + units; u++)
-    if (bit_get (s->programmed, u)) {
+    if (vswap_bitmap_get (s->programmed, u)) {
       if (!s->allow_overwrite) {
         s->counters.program_violations++;
         trace (s, "write %" PRIu64 "+%zu: page at %" PRIu64 " is "

@@ -57,6 +57,7 @@
 #include <linux/fs.h>
 
 #include "backend.h"
+#include "human-size.h"
 #include "io-pool.h"
 #include "medium.h"
 
@@ -425,17 +426,6 @@ report_all_zones (struct zoned_medium *z, const char *path,
   return r;
 }
 
-static void
-human (uint64_t bytes, char *text, size_t size)
-{
-  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0)
-    snprintf (text, size, "%" PRIu64 " MiB", bytes >> 20);
-  else if (bytes >= 1024 && bytes % 1024 == 0)
-    snprintf (text, size, "%" PRIu64 " KiB", bytes >> 10);
-  else
-    snprintf (text, size, "%" PRIu64 " bytes", bytes);
-}
-
 /* Zone geometry, units and the open-zone budget.  Fills the geometry
  * (but not the capacity) and the geometry_source text. */
 static int
@@ -502,7 +492,7 @@ zone_geometry (struct zoned_medium *z, const char *path, dev_t rdev,
     budget_source = "queue/max_active_zones";
   }
 
-  human (z->zone_size, zone_text, sizeof zone_text);
+  vswap_human_size (z->zone_size, zone_text, sizeof zone_text);
   snprintf (z->medium.geometry_source, sizeof z->medium.geometry_source,
             "%s zoned device, %" PRIu32 " zones: erase block %s from the "
             "zone size (BLKGETZONESZ); write unit %" PRIu32 " from the "
@@ -583,7 +573,7 @@ vswap_zoned_medium_open (const char *path,
 
   vswap_io_pool_init (&z->io, z->fd, !options->avoid_io_uring);
   z->medium.operations = &zoned_operations;
-  human (z->zone_size, zone_text, sizeof zone_text);
+  vswap_human_size (z->zone_size, zone_text, sizeof zone_text);
   snprintf (z->medium.description, sizeof z->medium.description,
             "%s (zoned block device, %" PRIu32 " zones of %s, %" PRIu32
             " conventional, O_DIRECT, %s%s)", path, z->zone_count, zone_text,

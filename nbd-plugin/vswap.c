@@ -108,23 +108,6 @@ static pthread_t statistics_thread;
 static bool statistics_thread_running;
 static bool statistics_thread_stop;
 
-/* strerror translates through gettext; strerrordesc_np does not.  nbdkit
- * speaks English anyway, and gettext inside nbdkit with a sanitizer
- * runtime preloaded (the sanitizer test builds) leaves glibc's locale lock
- * unbalanced, so that nbdkit then hangs in exit.  No %m for the same
- * reason. */
-static const char *
-error_text (int errnum)
-{
-#if defined __GLIBC__ && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
-  const char *text = strerrordesc_np (errnum);
-
-  if (text)
-    return text;
-#endif
-  return strerror (errnum);
-}
-
 /* A warning: the server goes on.  nbdkit 1.32 has no call for one, and
  * nbdkit_error would print "error: warning: ...".  So it is written where
  * nbdkit writes its own messages: standard error (the terminal, or the
@@ -216,7 +199,7 @@ mark_io_thread (void)
     warning ("PR_SET_IO_FLUSHER refused (%s): under memory "
              "pressure the server's threads may wait on reclaim that "
              "waits on them; %s",
-             error_text (e),
+             vswap_strerror (e),
              e == EPERM ? "run nbdkit with CAP_SYS_RESOURCE"
              : "this needs Linux 5.6 or later");
   }
@@ -246,18 +229,18 @@ vswap_unload (void)
     r = vswap_store_flush (store);
     if (r < 0)
       nbdkit_error ("store=%s: flush at exit: %s", store_path,
-                    error_text (-r));
+                    vswap_strerror (-r));
     write_statistics ();
     r = vswap_store_close (store);
     if (r < 0)
-      nbdkit_error ("store=%s: close: %s", store_path, error_text (-r));
+      nbdkit_error ("store=%s: close: %s", store_path, vswap_strerror (-r));
     store = NULL;
   }
   if (trace) {
     const int r = vswap_trace_writer_close (trace);
     if (r < 0)
       nbdkit_error ("trace=%s: the trace is incomplete: %s", trace_path,
-                    error_text (-r));
+                    vswap_strerror (-r));
     trace = NULL;
   }
   if (medium) {
@@ -354,7 +337,7 @@ vswap_config (const char *key, const char *value)
     else
       store_path = realpath (value, NULL);
     if (store_path == NULL) {
-      nbdkit_error ("store=%s: %s", value, error_text (errno));
+      nbdkit_error ("store=%s: %s", value, vswap_strerror (errno));
       return -1;
     }
   }
@@ -421,7 +404,7 @@ vswap_config (const char *key, const char *value)
       return -1;
     if (value[n - 1] == '/' && absolute[strlen (absolute) - 1] != '/') {
       if (asprintf (&write_buffer, "%s/", absolute) == -1) {
-        nbdkit_error ("asprintf: %s", error_text (errno));
+        nbdkit_error ("asprintf: %s", vswap_strerror (errno));
         free (absolute);
         return -1;
       }
@@ -485,7 +468,7 @@ vswap_config_complete (void)
   }
   if (statsfile) {
     if (asprintf (&statsfile_tmp, "%s.tmp", statsfile) == -1) {
-      nbdkit_error ("asprintf: %s", error_text (errno));
+      nbdkit_error ("asprintf: %s", vswap_strerror (errno));
       return -1;
     }
   }
@@ -560,7 +543,7 @@ check_statsfile_directory (void)
   int e = 0;
 
   if (directory == NULL) {
-    nbdkit_error ("strdup: %s", error_text (errno));
+    nbdkit_error ("strdup: %s", vswap_strerror (errno));
     return -1;
   }
   /* statsfile is absolute (nbdkit_absolute_path): there is a '/'. */
@@ -578,7 +561,7 @@ check_statsfile_directory (void)
   if (e)
     nbdkit_error ("statsfile=%s: cannot write in %s: %s: give a path in a "
                   "directory that exists and is writable", statsfile,
-                  directory, error_text (e));
+                  directory, vswap_strerror (e));
   free (directory);
   return e ? -1 : 0;
 }
@@ -642,7 +625,7 @@ vswap_get_ready (void)
     if (fd == -1) {
       nbdkit_error ("trace=%s: cannot create it: %s: give a path in a "
                     "directory that exists and is writable", trace_path,
-                    error_text (errno));
+                    vswap_strerror (errno));
       vswap_medium_close (medium);
       medium = NULL;
       return -1;
@@ -707,7 +690,7 @@ record (enum vswap_trace_operation operation, uint32_t flags,
                                     offset, count, data);
   if (r < 0 && !atomic_flag_test_and_set (&warned))
     nbdkit_error ("trace=%s: recording stopped: %s", trace_path,
-                  error_text (-r));
+                  vswap_strerror (-r));
 }
 
 /* Write PATH.tmp, then rename it over PATH, so that a reader never sees a
@@ -800,7 +783,7 @@ write_statistics (void)
   /* Warn once per run of failures, not every two seconds. */
   if (problem && !statistics_failing)
     warning ("statsfile=%s: %s: %s", statsfile, problem,
-             error_text (e));
+             vswap_strerror (e));
   statistics_failing = problem != NULL;
   pthread_mutex_unlock (&statistics_lock);
 }
@@ -842,7 +825,7 @@ arm_pressure_guard (void)
   if (r < 0) {
     warning ("pressure-guard=yes: %s: %s: under global memory "
              "exhaustion the machine may wedge; %s", what,
-             error_text (-r),
+             vswap_strerror (-r),
              r != -ENOENT && r != -EOPNOTSUPP
              ? "run nbdkit as root, or set pressure-guard=no"
              : strstr (what, "sysrq")
@@ -853,7 +836,7 @@ arm_pressure_guard (void)
   if (adj_error)
     warning ("pressure-guard=yes: oom_score_adj -1000 refused "
              "(%s): the OOM killer may pick the server; run nbdkit "
-             "with CAP_SYS_RESOURCE", error_text (adj_error));
+             "with CAP_SYS_RESOURCE", vswap_strerror (adj_error));
 }
 
 /* Fault in all the process's memory (see prefault.h); one thread at a
@@ -871,7 +854,7 @@ prefault_memory (void)
   if (r < 0)
     warning ("lock-memory=yes: cannot read /proc/self/maps "
              "(%s): memory is faulted in as it is used, perhaps while "
-             "memory is short", error_text (-r));
+             "memory is short", vswap_strerror (-r));
   else
     nbdkit_debug ("vswap: faulted in %u mappings (%u of them stacks, their "
                   "top %u KiB), %" PRIu64 " KiB; %u left alone",
@@ -895,7 +878,7 @@ vswap_after_fork (void)
     int e = errno;
     warning ("lock-memory=yes: mlockall refused (%s): the "
              "server's own memory may be swapped out to itself; %s",
-             error_text (e),
+             vswap_strerror (e),
              e == EPERM || e == ENOMEM
              ? "raise the memlock limit (ulimit -l) or grant "
                "CAP_IPC_LOCK, or set lock-memory=no"
@@ -920,7 +903,7 @@ vswap_after_fork (void)
   if (r < 0)
     warning ("cannot start the background garbage collector "
              "(%s): writers will collect when they must",
-             error_text (-r));
+             vswap_strerror (-r));
 
   /* After mlockall, so that the guard's stack is locked as it is touched. */
   if (pressure_guard)
@@ -937,7 +920,7 @@ vswap_after_fork (void)
                         NULL);
     if (r != 0) {
       nbdkit_error ("statsfile=%s: pthread_create: %s", statsfile,
-                    error_text (r));
+                    vswap_strerror (r));
       return -1;
     }
     statistics_thread_running = true;
@@ -1066,7 +1049,7 @@ static int
 fail (const char *what, uint32_t count, uint64_t offset, int r)
 {
   nbdkit_error ("%s of %" PRIu32 " bytes at %" PRIu64 ": %s",
-                what, count, offset, error_text (-r));
+                what, count, offset, vswap_strerror (-r));
   nbdkit_set_error (-r);
   return -1;
 }
@@ -1137,7 +1120,7 @@ vswap_flush (void *handle, uint32_t flags)
   begin_request ();
   r = vswap_store_flush (store);
   if (r < 0) {
-    nbdkit_error ("flush: %s", error_text (-r));
+    nbdkit_error ("flush: %s", vswap_strerror (-r));
     nbdkit_set_error (-r);
     return -1;
   }

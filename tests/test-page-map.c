@@ -30,20 +30,6 @@ START_TEST (test_entries)
 }
 END_TEST
 
-START_TEST (test_bitmap)
-{
-  uint64_t bits[3] = { 0 };
-  vswap_bitmap_set (bits, 0, true);
-  vswap_bitmap_set (bits, 63, true);
-  vswap_bitmap_set (bits, 64, true);
-  vswap_bitmap_set (bits, 191, true);
-  ck_assert (vswap_bitmap_get (bits, 63) && vswap_bitmap_get (bits, 64));
-  ck_assert (!vswap_bitmap_get (bits, 1) && !vswap_bitmap_get (bits, 190));
-  vswap_bitmap_set (bits, 64, false);
-  ck_assert (!vswap_bitmap_get (bits, 64) && vswap_bitmap_get (bits, 191));
-}
-END_TEST
-
 START_TEST (test_pattern_table)
 {
   static struct vswap_pattern_table t;
@@ -79,7 +65,6 @@ main (void)
   Suite *s = suite_create ("page-map");
   TCase *tc = tcase_create ("map");
   tcase_add_test (tc, test_entries);
-  tcase_add_test (tc, test_bitmap);
   tcase_add_test (tc, test_pattern_table);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);

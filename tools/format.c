@@ -384,7 +384,7 @@ print_geometry (const char *store, struct vswap_medium *medium)
   struct vswap_store_info info;
   struct vswap_store *s;
   struct vswap_error err;
-  char size1[32], size2[32], uuid[37], compression[32];
+  char size1[32], size2[32], uuid[VSWAP_UUID_TEXT_SIZE], compression[32];
 
   s = vswap_store_open (medium, &options, &err);
   if (s == NULL) {
@@ -395,23 +395,23 @@ print_geometry (const char *store, struct vswap_medium *medium)
   vswap_store_get_info (s, &info);
   vswap_store_close (s);
 
-  tool_format_uuid (info.uuid, uuid);
+  vswap_uuid_format (info.uuid, uuid);
   tool_compression_name (info.compression, info.compression_level,
                          compression, sizeof compression);
   printf ("Formatted %s as a vswap store.\n", store);
   printf ("  uuid:            %s\n", uuid);
   printf ("  medium:          %s\n", medium->description);
   printf ("  capacity:        %s (%" PRIu64 " bytes)\n",
-          tool_human_size (medium->geometry.capacity, size1, sizeof size1),
+          vswap_human_size (medium->geometry.capacity, size1, sizeof size1),
           medium->geometry.capacity);
   printf ("  segment size:    %s (%" PRIu32 " bytes)\n",
-          tool_human_size (info.segment_size, size1, sizeof size1),
+          vswap_human_size (info.segment_size, size1, sizeof size1),
           info.segment_size);
   printf ("  segments:        %" PRIu64 " for data\n", info.segment_count);
   printf ("  write unit:      %s\n",
-          tool_human_size (info.write_unit, size1, sizeof size1));
+          vswap_human_size (info.write_unit, size1, sizeof size1));
   printf ("  logical size:    %s (%" PRIu64 " bytes, %" PRIu64 " pages)\n",
-          tool_human_size (info.logical_size, size2, sizeof size2),
+          vswap_human_size (info.logical_size, size2, sizeof size2),
           info.logical_size, info.logical_size / VSWAP_PAGE_SIZE);
   printf ("  compression:     %s%s\n", compression,
           info.compression_chosen ? "" : " (the plugin's compress= may "

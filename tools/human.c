@@ -7,26 +7,6 @@
 #include "tools.h"
 
 const char *
-tool_human_size (uint64_t bytes, char *buffer, size_t size)
-{
-  static const char *const units[] = { "bytes", "KiB", "MiB", "GiB",
-                                       "TiB", "PiB", "EiB" };
-  unsigned i = 0;
-
-  while (i + 1 < sizeof units / sizeof units[0]
-         && bytes >= ((uint64_t) 1024 << (10 * i)))
-    i++;
-  if (i == 0)
-    snprintf (buffer, size, "%" PRIu64 " bytes", bytes);
-  else if (bytes % ((uint64_t) 1 << (10 * i)) == 0)
-    snprintf (buffer, size, "%" PRIu64 " %s", bytes >> (10 * i), units[i]);
-  else
-    snprintf (buffer, size, "%.1f %s",
-              (double) bytes / (double) ((uint64_t) 1 << (10 * i)), units[i]);
-  return buffer;
-}
-
-const char *
 tool_decimal_size (uint64_t bytes, char *buffer, size_t size)
 {
   static const char *const units[] = { "bytes", "KB", "MB", "GB", "TB",
@@ -44,22 +24,6 @@ tool_decimal_size (uint64_t bytes, char *buffer, size_t size)
     snprintf (buffer, size, value == (uint64_t) value ? "%.0f %s" : "%.1f %s",
               value, units[i]);
   return buffer;
-}
-
-void
-tool_format_uuid (const uint8_t uuid[16], char buffer[37])
-{
-  static const char hex[] = "0123456789abcdef";
-  char *p = buffer;
-  int i;
-
-  for (i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      *p++ = '-';
-    *p++ = hex[uuid[i] >> 4];
-    *p++ = hex[uuid[i] & 15];
-  }
-  *p = '\0';
 }
 
 const char *

@@ -198,14 +198,15 @@ print_text (const struct inspection *in)
 {
   const struct vswap_store_info *info = &in->info;
   const struct vswap_statistics *stats = &in->stats;
-  char size[32], uuid[37], when[64], compression[32], name[16];
+  char size[32], uuid[VSWAP_UUID_TEXT_SIZE], when[64], compression[32];
+  char name[16];
   uint64_t most = 1;
   double ratio;
   unsigned b;
   size_t i;
   bool any = false;
 
-  tool_format_uuid (info->uuid, uuid);
+  vswap_uuid_format (info->uuid, uuid);
   format_time (info->created, when, sizeof when, "%Y-%m-%d %H:%M:%S UTC");
   tool_compression_name (info->compression, info->compression_level,
                          compression, sizeof compression);
@@ -223,14 +224,14 @@ print_text (const struct inspection *in)
 
   printf ("Geometry\n");
   printf ("  capacity:        %s (%" PRIu64 " bytes)\n",
-          tool_human_size (in->capacity, size, sizeof size), in->capacity);
+          vswap_human_size (in->capacity, size, sizeof size), in->capacity);
   printf ("  segment size:    %s\n",
-          tool_human_size (info->segment_size, size, sizeof size));
+          vswap_human_size (info->segment_size, size, sizeof size));
   printf ("  segments:        %" PRIu64 " for data\n", info->segment_count);
   printf ("  write unit:      %s\n",
-          tool_human_size (info->write_unit, size, sizeof size));
+          vswap_human_size (info->write_unit, size, sizeof size));
   printf ("  address unit:    %s\n",
-          tool_human_size (info->address_unit, size, sizeof size));
+          vswap_human_size (info->address_unit, size, sizeof size));
   printf ("  open segments:   %" PRIu32 " at most\n", info->open_segments);
   printf ("  compression:     %s%s\n", compression,
           info->compression_chosen ? "" : " (the plugin's compress= may "
@@ -238,7 +239,7 @@ print_text (const struct inspection *in)
 
   printf ("Logical device\n");
   printf ("  logical size:    %s (%" PRIu64 " bytes, %" PRIu64 " pages)\n",
-          tool_human_size (info->logical_size, size, sizeof size),
+          vswap_human_size (info->logical_size, size, sizeof size),
           info->logical_size, stats->logical_pages);
   printf ("  unmapped:        %" PRIu64 " pages\n", stats->mapped_unmapped);
   printf ("  zero:            %" PRIu64 " pages\n", stats->mapped_zero);
@@ -250,7 +251,7 @@ print_text (const struct inspection *in)
   printf ("  pages costing no medium bytes: %" PRIu64 " (zero and "
           "same-filled)\n", stats->mapped_zero + stats->mapped_same_filled);
   printf ("  stored live bytes: %s (%" PRIu64 " bytes)\n",
-          tool_human_size (stats->stored_live_bytes, size, sizeof size),
+          vswap_human_size (stats->stored_live_bytes, size, sizeof size),
           stats->stored_live_bytes);
   if (compression_ratio (stats, &ratio))
     printf ("  compression ratio: %.3f (live bytes / stored pages x 4K)\n",
@@ -277,7 +278,7 @@ print_text (const struct inspection *in)
 
   printf ("Metadata RAM:      %s (%" PRIu64 " bytes, %.2f bytes per "
           "logical page)\n",
-          tool_human_size (stats->metadata_bytes, size, sizeof size),
+          vswap_human_size (stats->metadata_bytes, size, sizeof size),
           stats->metadata_bytes, stats->metadata_bytes_per_page);
 
   /* What the store has cost its medium over its life: recorded at every
@@ -285,10 +286,10 @@ print_text (const struct inspection *in)
   printf ("Lifetime (%" PRIu64 " opens, as of the last clean close)\n",
           stats->lifetime_opens - 1);
   printf ("  host written:    %s\n",
-          tool_human_size (stats->lifetime_host_write_bytes, size,
+          vswap_human_size (stats->lifetime_host_write_bytes, size,
                            sizeof size));
   printf ("  media written:   %s\n",
-          tool_human_size (stats->lifetime_media_write_bytes, size,
+          vswap_human_size (stats->lifetime_media_write_bytes, size,
                            sizeof size));
   if (stats->lifetime_host_write_bytes)
     printf ("  media / host:    %.3f\n",
@@ -302,7 +303,7 @@ print_text (const struct inspection *in)
           stats->lifetime_pages_zero, stats->lifetime_pages_same_filled,
           stats->lifetime_pages_compressed, stats->lifetime_pages_raw);
   printf ("  GC moved:        %s; %" PRIu64 " segments erased\n",
-          tool_human_size (stats->lifetime_gc_bytes_moved, size, sizeof size),
+          vswap_human_size (stats->lifetime_gc_bytes_moved, size, sizeof size),
           stats->lifetime_segments_erased);
 
   /* How long the medium will last, at the rate it has been written
@@ -378,7 +379,7 @@ print_json (const struct inspection *in)
 {
   const struct vswap_store_info *info = &in->info;
   const struct vswap_statistics *stats = &in->stats;
-  char uuid[37], when[64], name[16], *statistics = NULL;
+  char uuid[VSWAP_UUID_TEXT_SIZE], when[64], name[16], *statistics = NULL;
   size_t size;
   double ratio = 0;
   bool have_ratio;
@@ -405,7 +406,7 @@ print_json (const struct inspection *in)
     return -1;
   }
 
-  tool_format_uuid (info->uuid, uuid);
+  vswap_uuid_format (info->uuid, uuid);
   format_time (info->created, when, sizeof when, "%Y-%m-%dT%H:%M:%SZ");
   have_ratio = compression_ratio (stats, &ratio);
 

@@ -140,12 +140,6 @@ round_robin (struct probe *p, unsigned streams, uint64_t spacing,
 }
 
 static const char *
-human (uint64_t bytes, char *text, size_t size)
-{
-  return tool_human_size (bytes, text, size);
-}
-
-static const char *
 cost_unit (const struct probe *p)
 {
   return p->simulated ? "programmed pages per page written"
@@ -173,8 +167,8 @@ run_probe (struct probe *p, const char *spec)
 
   printf ("Probing %s\n", p->medium->description);
   printf ("  region:        the first %s, writes of %" PRIu32 " bytes; "
-          "cost in %s\n", human (p->region, text, sizeof text), p->unit,
-          cost_unit (p));
+          "cost in %s\n", vswap_human_size (p->region, text, sizeof text),
+          p->unit, cost_unit (p));
   r = fill_region (p);
   if (r < 0)
     return r;
@@ -193,7 +187,7 @@ run_probe (struct probe *p, const char *spec)
     if (r < 0)
       return r;
     printf ("  two streams %s apart: %.1f\n",
-            human (spacing, text, sizeof text), cost);
+            vswap_human_size (spacing, text, sizeof text), cost);
     if (cost <= single * JUMP_FACTOR) {
       au = spacing;
       break;
@@ -202,12 +196,12 @@ run_probe (struct probe *p, const char *spec)
   if (au == 0) {
     printf ("  erase block:   not found: two streams never cost what one "
             "does (a card that keeps one AU open, or an AU over %s)\n",
-            human (p->region / 2, text, sizeof text));
+            vswap_human_size (p->region / 2, text, sizeof text));
     open_aus = 1;
   }
   else {
     printf ("  erase block:   %s (two streams that far apart cost what "
-            "one does)\n", human (au, text, sizeof text));
+            "one does)\n", vswap_human_size (au, text, sizeof text));
 
     /* Open AUs. */
     for (unsigned n = 1; n <= MAX_STREAMS && n * au <= p->region; n++) {

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "human-size.h"
 #include "store.h"
+#include "uuid.h"
 
 /* Exit codes shared by every subcommand.  check uses EXIT_PROBLEMS for
  * "damage found" and EXIT_USAGE for "could not run", so that scripts can
@@ -33,14 +35,8 @@ void tool_error (const char *command, const char *fmt, ...)
  * must start with ':') as one line, and return EXIT_USAGE. */
 int tool_bad_option (const char *command, int c, char *argv[]);
 
-/* "4 MiB" when BYTES is a whole number of the unit, else "57.6 MiB". */
-const char *tool_human_size (uint64_t bytes, char *buffer, size_t size);
-
 /* "40 TB", "1.5 PB": powers of 1000, as endurance ratings are given. */
 const char *tool_decimal_size (uint64_t bytes, char *buffer, size_t size);
-
-/* 8-4-4-4-12 lowercase hex, NUL-terminated: BUFFER holds 37 bytes. */
-void tool_format_uuid (const uint8_t uuid[16], char buffer[37]);
 
 /* Names for the store's compression setting: "none", "zstd level 3". */
 const char *tool_compression_name (enum vswap_compression compression,

@@ -39,15 +39,22 @@ vswap_error_clear (struct vswap_error *err)
     err->message[0] = '\0';
 }
 
-/* The text of an errno.  Not strerror: it takes glibc's locale lock, and
- * inside nbdkit under AddressSanitizer that lock is left unbalanced and
- * the server hangs at exit.  strerrordesc_np (glibc 2.32) takes no lock.
- * Needs _GNU_SOURCE, which config.h defines. */
+/* The text of an errno.  Not strerror: it translates through gettext and
+ * takes glibc's locale lock, and inside nbdkit with a sanitizer runtime
+ * preloaded that lock is left unbalanced and the server hangs at exit.
+ * strerrordesc_np (glibc 2.32) takes no lock, and nbdkit speaks English
+ * anyway.  For the same reason, no %m.  Needs _GNU_SOURCE, which config.h
+ * defines. */
 static inline const char *
 vswap_strerror (int errnum)
 {
+#if defined __GLIBC__ && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
   const char *text = strerrordesc_np (errnum);
-  return text ? text : "Unknown error";
+
+  if (text)
+    return text;
+#endif
+  return strerror (errnum);
 }
 
 #endif /* VSWAP_ERROR_H */
