@@ -112,7 +112,7 @@ usage (void)
           "  --synthetic uniform|hotcold\n"
           "  --fill PERCENT       logical fill (default 80)\n"
           "  --data random|heap   page contents (default random); heap pages\n"
-          "                       look like anonymous memory (see vswap(1))\n"
+          "                       look like anonymous memory (see vswap(8))\n"
           "  --warmup N           device overwrites before measuring (4)\n"
           "  --overwrites N       device overwrites measured (4)\n"
           "  --seed N             random seed (default 1)\n");

@@ -43,7 +43,7 @@ usage (FILE *fp)
     fprintf (fp, "  %-9s %s\n", commands[i].name, commands[i].summary);
   fprintf (fp,
            "\n"
-           "See vswap(1) for examples.\n");
+           "See vswap(8) for examples.\n");
 }
 
 /* "format, inspect, check" for the error that names the valid ones. */
