@@ -20,20 +20,14 @@
 # nbdfuse or a memory cgroup.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP_PLUGIN-}" ] || skip "VSWAP_PLUGIN is not set: run this through make check"
-[ -n "${VSWAP-}" ] || skip "VSWAP is not set: run this through make check"
-[ -n "${VSWAP_PAGE_VERIFIER-}" ] || skip "VSWAP_PAGE_VERIFIER is not set"
-[ -n "${VSWAP_SWAP_THROUGH-}" ] || skip "VSWAP_SWAP_THROUGH is not set"
-[ "$(id -u)" = 0 ] || skip "not root: swapon, losetup and cgroups need root"
+requires_env VSWAP_PLUGIN VSWAP VSWAP_PAGE_VERIFIER VSWAP_SWAP_THROUGH
+requires_root "swapon, losetup and cgroups need root"
 [ -c /dev/fuse ] || skip "no /dev/fuse"
 [ -e /dev/loop-control ] || modprobe loop 2>/dev/null
 [ -e /dev/loop-control ] || skip "no loop device support"
-for tool in nbdkit nbdfuse fusermount3 losetup mkswap swapon python3 timeout setsid; do
-  command -v $tool >/dev/null || skip "$tool is not installed"
-done
+requires_cmd nbdkit nbdfuse fusermount3 losetup mkswap swapon python3 timeout setsid
 has_memory_cgroup () {
   local m
   while read -r m; do
@@ -56,27 +50,22 @@ workdir=$(mktemp -d "$PWD/kernel-swap.XXXXXX") || exit 1
 results=$workdir/results.json
 child=
 finish () {
-  local status=$?
-  trap '' INT TERM HUP
   if [ -n "$child" ]; then
     kill -TERM "$child" 2>/dev/null
     wait "$child" 2>/dev/null
   fi
   # Only a SIGKILLed swap-through leaves WORKDIR/state; undo it.
   if [ -f "$workdir/state" ]; then
-    "$VSWAP_SWAP_THROUGH" --cleanup "$workdir" >&2 || status=1
+    "$VSWAP_SWAP_THROUGH" --cleanup "$workdir" >&2 || exit_status=1
   fi
   if [ -f "$workdir/state" ]; then
     echo "FAIL: $workdir/state is left: see it" >&2
-    exit 1
+    exit_status=1
+    return
   fi
   rm -rf "$workdir"
-  exit $status
 }
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+cleanup_fn finish
 
 # In the background, so that a signal to this test is passed on and
 # swap-through gets to clean up.

@@ -8,17 +8,11 @@
 # write units, in large pieces, and whole segments trimmed.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP-}" ] || skip "VSWAP is not set: run this through make check"
-[ -x "$VSWAP" ] || skip "$VSWAP has not been built"
-[ -n "${STORE_WRITE-}" ] || skip "STORE_WRITE is not set"
-[ -n "${VSWAP_PLUGIN-}" ] || skip "VSWAP_PLUGIN is not set"
-command -v nbdkit >/dev/null || skip "nbdkit is not installed"
-for tool in nbdcopy cmp; do
-  command -v $tool >/dev/null || skip "$tool is not installed"
-done
+requires_program VSWAP
+requires_env STORE_WRITE VSWAP_PLUGIN
+requires_cmd nbdkit nbdcopy cmp
 # The libnbd Python bindings may live only in the system's python3 (a
 # pyenv or venv python3 earlier in PATH does not see them).
 nbd_python=
@@ -30,64 +24,15 @@ for python in python3 /usr/bin/python3; do
 done
 [ -n "$nbd_python" ] || skip "no python3 with the libnbd bindings (python3-libnbd)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-nbd-medium.XXXXXX") || exit 1
-servers=()
-cleanup () {
-  local pid
-  for pid in "${servers[@]}"; do
-    kill "$pid" 2>/dev/null
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-out=$tmp/out err=$tmp/err
-
-# run EXPECTED_STATUS COMMAND...: run, keep stdout and stderr, check status.
-run () {
-  local expected=$1 status
-  shift
-  "$@" >"$out" 2>"$err"
-  status=$?
-  if [ "$status" != "$expected" ]; then
-    echo "--- stdout:" >&2; cat "$out" >&2
-    echo "--- stderr:" >&2; cat "$err" >&2
-    fail "exit $status, expected $expected: $*"
-  fi
-}
+make_tmpdir nbd-medium
 
 # start_server NAME NBDKIT-ARGS...: nbdkit in the background on
 # $tmp/NAME.sock, logging requests to $tmp/NAME.log; sets $uri.
 start_server () {
-  local name=$1 i
+  local name=$1
   shift
-  rm -f "$tmp/$name.pid" "$tmp/$name.log" "$tmp/$name.sock"
-  nbdkit -f --exit-with-parent -U "$tmp/$name.sock" -P "$tmp/$name.pid" \
-    --filter=log "$@" logfile="$tmp/$name.log" 2>"$tmp/$name.err" &
-  servers+=($!)
-  for i in $(seq 100); do
-    [ -s "$tmp/$name.pid" ] && break
-    sleep 0.1
-  done
-  [ -s "$tmp/$name.pid" ] || fail "nbdkit $*: $(cat "$tmp/$name.err")"
-  uri="nbd+unix:///?socket=$tmp/$name.sock"
-}
-
-# stop_server NAME: stop it and wait, so that its log is complete.
-stop_server () {
-  local pid
-  pid=$(cat "$tmp/$1.pid")
-  kill "$pid"
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-}
-
-# A plugin built with sanitizers needs their runtime preloaded into nbdkit.
-vswap_nbdkit () {
-  if [ -n "${VSWAP_NBDKIT_PRELOAD-}" ]; then
-    LD_PRELOAD="$VSWAP_NBDKIT_PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
-      nbdkit "$@"
-  else
-    nbdkit "$@"
-  fi
+  rm -f "$tmp/$name.log"
+  start_nbdkit "$name" --filter=log "$@" logfile="$tmp/$name.log"
 }
 
 ### A server that is not there: one line, the URI, the problem, the fix.
@@ -159,7 +104,7 @@ run 0 "$VSWAP" check "$uri"
 grep -q " 0 problems" "$out" || fail "check after the plugin: $(cat "$out")"
 
 ### What the remote server saw.
-stop_server main
+stop_nbdkit main
 "$nbd_python" - "$tmp/main.log" true <<'EOF' || fail "the server's log: see above"
 import re, sys
 log, formatted_here = sys.argv[1], sys.argv[2] == "true"

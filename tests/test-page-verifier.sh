@@ -4,11 +4,10 @@
 # page is written, not which or with what), and catch a damaged page;
 # a bad --order is refused with a one-line error.
 set -u
-fail () { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/functions.sh"
 [ -x "${VSWAP_PAGE_VERIFIER-}" ] || fail "VSWAP_PAGE_VERIFIER is not set: run this through make check"
 
-out=$(mktemp) || exit 1
-trap 'rm -f "$out" "$out.seq"' EXIT
+make_tmpdir page-verifier
 
 for order in sequential random; do
   "$VSWAP_PAGE_VERIFIER" --mib 8 --passes 3 --order "$order" > "$out" 2>&1

@@ -7,51 +7,17 @@
 # (without a flush too) as JSON with every field the man page documents.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP_PLUGIN-}" ] || skip "VSWAP_PLUGIN is not set: run this through make check"
+requires_env VSWAP_PLUGIN
 [ -f "$VSWAP_PLUGIN" ] || fail "$VSWAP_PLUGIN has not been built"
-[ -n "${VSWAP_MAKE_STORE-}" ] || skip "VSWAP_MAKE_STORE is not set"
-command -v nbdkit >/dev/null || skip "nbdkit is not installed"
-for tool in nbdinfo nbdcopy python3 cmp; do
-  command -v $tool >/dev/null || skip "$tool is not installed"
-done
+requires_env VSWAP_MAKE_STORE
+requires_cmd nbdkit nbdinfo nbdcopy python3 cmp
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-plugin-captive.XXXXXX") || exit 1
 # nbdkit -U - --run never outlives its command, so there is no server to
 # kill here; only files.
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out err=$tmp/err
+make_tmpdir plugin-captive
 store=$tmp/store
-
-# A plugin built with sanitizers needs their runtime preloaded into nbdkit
-# (not into the tools --run starts, hence the unset in every --run).
-vswap_nbdkit () {
-  if [ -n "${VSWAP_NBDKIT_PRELOAD-}" ]; then
-    LD_PRELOAD="$VSWAP_NBDKIT_PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
-      nbdkit "$@"
-  else
-    nbdkit "$@"
-  fi
-}
-
-# run EXPECTED_STATUS COMMAND...: run, keep stdout and stderr, check status
-# (EXPECTED_STATUS "nonzero" accepts any failure).
-run () {
-  local expected=$1 status
-  shift
-  "$@" >"$out" 2>"$err"
-  status=$?
-  if [ "$expected" = nonzero ] && [ "$status" != 0 ]; then
-    return
-  fi
-  if [ "$status" != "$expected" ]; then
-    echo "--- stdout:" >&2; cat "$out" >&2
-    echo "--- stderr:" >&2; cat "$err" >&2
-    fail "exit $status, expected $expected: $*"
-  fi
-}
 
 # one_line WHAT: stderr is exactly one line.
 one_line () {

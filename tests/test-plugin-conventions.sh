@@ -10,32 +10,17 @@
 # - statsfile= in a directory that does not exist stops nbdkit at start.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP_PLUGIN-}" ] || skip "VSWAP_PLUGIN is not set: run this through make check"
+requires_env VSWAP_PLUGIN
 [ -f "$VSWAP_PLUGIN" ] || fail "$VSWAP_PLUGIN has not been built"
-[ -n "${VSWAP_MAKE_STORE-}" ] || skip "VSWAP_MAKE_STORE is not set"
-command -v nbdkit >/dev/null || skip "nbdkit is not installed"
-for tool in nbdinfo nbdcopy sha256sum cmp; do
-  command -v $tool >/dev/null || skip "$tool is not installed"
-done
+requires_env VSWAP_MAKE_STORE
+requires_cmd nbdkit nbdinfo nbdcopy sha256sum cmp
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-plugin-conventions.XXXXXX") || exit 1
+make_tmpdir plugin-conventions
 chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
 export T=$tmp                   # for the --run commands
-out=$tmp/out err=$tmp/err
 store=$tmp/store
-
-vswap_nbdkit () {
-  if [ -n "${VSWAP_NBDKIT_PRELOAD-}" ]; then
-    LD_PRELOAD="$VSWAP_NBDKIT_PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
-      nbdkit "$@"
-  else
-    nbdkit "$@"
-  fi
-}
 
 "$VSWAP_MAKE_STORE" "$store" 64M 16M || fail "make-store"
 

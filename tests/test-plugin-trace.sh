@@ -6,26 +6,13 @@
 # the same image.  A trace path that cannot be created stops nbdkit.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP_PLUGIN-}" ] || skip "VSWAP_PLUGIN is not set: run this through make check"
-[ -n "${VSWAP_MAKE_STORE-}" ] || skip "VSWAP_MAKE_STORE is not set"
-[ -n "${VSWAP-}" ] || skip "VSWAP is not set"
-command -v nbdkit >/dev/null || skip "nbdkit is not installed"
-command -v nbdcopy >/dev/null || skip "nbdcopy is not installed"
+requires_env VSWAP_PLUGIN VSWAP_MAKE_STORE VSWAP
+requires_cmd nbdkit nbdcopy
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-plugin-trace.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+make_tmpdir plugin-trace
 export TRACE_TEST=$tmp
-
-vswap_nbdkit () {
-  if [ -n "${VSWAP_NBDKIT_PRELOAD-}" ]; then
-    LD_PRELOAD="$VSWAP_NBDKIT_PRELOAD" ASAN_OPTIONS=detect_leaks=0 nbdkit "$@"
-  else
-    nbdkit "$@"
-  fi
-}
 
 "$VSWAP_MAKE_STORE" "$tmp/store" 64M 16M || fail "make-store"
 # 16 MiB: random first half, zeros, then a text-like quarter.

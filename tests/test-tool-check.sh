@@ -4,30 +4,14 @@
 # other) reads as EIO through the core.  check never writes.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP-}" ] || skip "VSWAP is not set: run this through make check"
-[ -x "$VSWAP" ] || skip "$VSWAP has not been built"
+requires_program VSWAP
 [ -n "${STORE_WRITE-}" ] && [ -x "$STORE_WRITE" ] \
   || skip "STORE_WRITE (tests/store-write) has not been built"
 command -v python3 >/dev/null || skip "python3 is missing (it flips the bit)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-tool-check.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out err=$tmp/err
-
-run () {
-  local expected=$1 status
-  shift
-  "$@" >"$out" 2>"$err"
-  status=$?
-  if [ "$status" != "$expected" ]; then
-    echo "--- stdout:" >&2; cat "$out" >&2
-    echo "--- stderr:" >&2; cat "$err" >&2
-    fail "exit $status, expected $expected: $*"
-  fi
-}
+make_tmpdir tool-check
 
 # flip HEX: flip one bit in the middle of the only place HEX (16 bytes of
 # a raw page that store-write printed) occurs on the medium.

@@ -5,29 +5,12 @@
 # line and exit 2 without creating or touching anything.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP-}" ] || skip "VSWAP is not set: run this through make check"
-[ -x "$VSWAP" ] || skip "$VSWAP has not been built"
+requires_program VSWAP
 command -v cksum >/dev/null || skip "cksum is missing"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-tool-format.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out err=$tmp/err
-
-# run EXPECTED_STATUS COMMAND...: run, keep stdout and stderr, check status.
-run () {
-  local expected=$1 status
-  shift
-  "$@" >"$out" 2>"$err"
-  status=$?
-  if [ "$status" != "$expected" ]; then
-    echo "--- stdout:" >&2; cat "$out" >&2
-    echo "--- stderr:" >&2; cat "$err" >&2
-    fail "exit $status, expected $expected: $*"
-  fi
-}
+make_tmpdir tool-format
 
 sum () { cksum <"$1"; }
 

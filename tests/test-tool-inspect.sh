@@ -3,28 +3,12 @@
 # changing a byte of it.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP-}" ] || skip "VSWAP is not set: run this through make check"
-[ -x "$VSWAP" ] || skip "$VSWAP has not been built"
+requires_program VSWAP
 command -v python3 >/dev/null || skip "python3 is missing (it checks the JSON)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-tool-inspect.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out err=$tmp/err
-
-run () {
-  local expected=$1 status
-  shift
-  "$@" >"$out" 2>"$err"
-  status=$?
-  if [ "$status" != "$expected" ]; then
-    echo "--- stdout:" >&2; cat "$out" >&2
-    echo "--- stderr:" >&2; cat "$err" >&2
-    fail "exit $status, expected $expected: $*"
-  fi
-}
+make_tmpdir tool-inspect
 
 store=$tmp/store
 run 0 "$VSWAP" format --buffered --size 64M --compress zstd "$store"

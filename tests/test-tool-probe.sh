@@ -5,15 +5,11 @@
 # a format line that uses them.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP-}" ] || skip "VSWAP is not set: run this through make check"
-[ -x "$VSWAP" ] || skip "$VSWAP has not been built"
+requires_program VSWAP
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-tool-probe.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out err=$tmp/err
+make_tmpdir tool-probe
 
 # Without --destructive: one line, exit 2, and the medium untouched.
 truncate -s 8M "$tmp/card"

@@ -11,42 +11,14 @@
 #   missing or not statistics is one line and exit 1.
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP-}" ] || skip "VSWAP is not set: run this through make check"
-[ -x "$VSWAP" ] || skip "$VSWAP has not been built"
-[ -n "${VSWAP_PLUGIN-}" ] || skip "VSWAP_PLUGIN is not set"
-command -v nbdkit >/dev/null || skip "nbdkit is not installed"
-for tool in nbdcopy python3 timeout; do
-  command -v $tool >/dev/null || skip "$tool is not installed"
-done
+requires_program VSWAP
+requires_env VSWAP_PLUGIN
+requires_cmd nbdkit nbdcopy python3 timeout
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-tool-stats.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+make_tmpdir tool-stats
 export T=$tmp
-out=$tmp/out err=$tmp/err
-
-run () {
-  local expected=$1 status
-  shift
-  "$@" >"$out" 2>"$err"
-  status=$?
-  if [ "$status" != "$expected" ]; then
-    echo "--- stdout:" >&2; cat "$out" >&2
-    echo "--- stderr:" >&2; cat "$err" >&2
-    fail "exit $status, expected $expected: $*"
-  fi
-}
-
-vswap_nbdkit () {
-  if [ -n "${VSWAP_NBDKIT_PRELOAD-}" ]; then
-    LD_PRELOAD="$VSWAP_NBDKIT_PRELOAD" ASAN_OPTIONS=detect_leaks=0 \
-      nbdkit "$@"
-  else
-    nbdkit "$@"
-  fi
-}
 
 ### format --endurance: bad ratings are one line, and nothing is made.
 for bad in 40TiB -3TBW 0 lots 40TBWx; do

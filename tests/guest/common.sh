@@ -1,5 +1,6 @@
-# vswap: what the guest tests (tests/test-guest-*.sh) share.  Sourced, in
-# bash, after "set -u":
+# vswap: what the guest tests (tests/test-guest-*.sh) share, beyond
+# tests/functions.sh (which this sources).  Sourced, in bash, after
+# "set -u":
 #
 #   guest_require VAR...    skip (77) in a sanitizer build or without QEMU,
 #                           fail when a variable make check exports is unset
@@ -20,8 +21,7 @@
 #                           the figures every swap test prints, and the
 #                           checks on them (errors, trims, elided pages)
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
 guest_require () {
   local v
@@ -37,8 +37,7 @@ guest_require () {
 
 child=
 guest_finish () {
-  local status=$? p
-  trap '' INT TERM HUP
+  local p
   if [ -n "$child" ]; then
     # The child's children first (QEMU, or run-guest under nbdkit --run):
     # then the child has nothing left to wait for.
@@ -54,15 +53,11 @@ guest_finish () {
   else
     rm -rf "$workdir"
   fi
-  exit $status
 }
 
 guest_workdir () {
   workdir=$(mktemp -d "$PWD/guest-$1.XXXXXX") || exit 1
-  trap guest_finish EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  trap 'exit 129' HUP
+  cleanup_fn guest_finish
 }
 
 guest_run () {
