@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "bitmap.h"
 
 START_TEST (test_bitmap)
@@ -46,9 +47,5 @@ main (void)
   tcase_add_test (tc, test_bitmap);
   tcase_add_test (tc, test_bitmap_words);
   suite_add_tcase (s, tc);
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

@@ -7,6 +7,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "error.h"
 
 START_TEST (test_set_returns_negative_errno)
@@ -61,9 +62,5 @@ main (void)
   tcase_add_test (tc, test_set_truncates);
   tcase_add_test (tc, test_strerror);
   suite_add_tcase (s, tc);
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

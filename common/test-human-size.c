@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "human-size.h"
 
 START_TEST (test_human_size)
@@ -42,9 +43,5 @@ main (void)
   TCase *tc = tcase_create ("human-size");
   tcase_add_test (tc, test_human_size);
   suite_add_tcase (s, tc);
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "rounding.h"
 
 START_TEST (test_round_up)
@@ -41,9 +42,5 @@ main (void)
   tcase_add_test (tc, test_round_up);
   tcase_add_test (tc, test_round_down);
   suite_add_tcase (s, tc);
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

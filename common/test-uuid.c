@@ -6,6 +6,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "uuid.h"
 
 START_TEST (test_uuid_format)
@@ -47,9 +48,5 @@ main (void)
   tcase_add_test (tc, test_uuid_format);
   tcase_add_test (tc, test_uuid_extremes);
   suite_add_tcase (s, tc);
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "medium.h"
 #include "store.h"
 #include "store_internal.h"
@@ -28,9 +29,9 @@
 static void
 make_page (uint8_t *p, uint64_t number, bool compressible)
 {
-  uint64_t x = number * 0x9e3779b97f4a7c15 + 1;
+  struct test_random random = { number * 0x9e3779b97f4a7c15 + 1 };
   for (int i = 0; i < PAGE; i += 8) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    const uint64_t x = test_random_next (&random);
     /* Compressible: one word in four random, the rest a constant (about
      * what zstd makes 2.5:1 of, near the swap pages measured). */
     const uint64_t word = compressible && (i / 8) % 4 ? 0x0101010101010101

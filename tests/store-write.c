@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "medium.h"
 #include "store.h"
 
@@ -35,30 +36,16 @@
 #define HEX_OFFSET 2048
 #define HEX_BYTES 16
 
-static uint64_t
-next_random (uint64_t *state)
-{
-  /* xorshift64*: plenty for "incompressible", and reproducible. */
-  *state ^= *state >> 12;
-  *state ^= *state << 25;
-  *state ^= *state >> 27;
-  return *state * UINT64_C (2685821657736338717);
-}
-
 static void
 fill_page (uint64_t seed, uint64_t page, unsigned char *buffer)
 {
-  uint64_t state;
+  struct test_random random;
   size_t i, n;
 
   switch (page % 4) {
   case 0:
-    state = (seed + 1) * UINT64_C (0x9e3779b97f4a7c15) ^ (page + 1);
-    for (i = 0; i < VSWAP_PAGE_SIZE; i += 8) {
-      uint64_t r = next_random (&state);
-
-      memcpy (buffer + i, &r, 8);
-    }
+    random.state = (seed + 1) * UINT64_C (0x9e3779b97f4a7c15) ^ (page + 1);
+    test_random_fill (&random, buffer, VSWAP_PAGE_SIZE);
     break;
   case 1:
     memset (buffer, 0, VSWAP_PAGE_SIZE);

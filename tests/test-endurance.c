@@ -14,6 +14,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "medium.h"
 #include "simulated.h"
 #include "store.h"
@@ -242,9 +243,5 @@ main (void)
   tc = tcase_create ("trace");
   tcase_add_test (tc, test_trace_threads);
   suite_add_tcase (s, tc);
-  SRunner *runner = srunner_create (s);
-  srunner_run_all (runner, CK_NORMAL);
-  const int failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "life.h"
 
 #define TB (UINT64_C (1000000000000))
@@ -121,9 +122,5 @@ main (void)
   tcase_add_test (tc, test_duration_text);
   suite_add_tcase (s, tc);
 
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
+  return test_run_suite (s);
 }

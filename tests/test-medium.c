@@ -14,6 +14,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "medium.h"
 
 #define MiB (UINT64_C (1) << 20)
@@ -704,14 +705,9 @@ medium_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (medium_suite ());
   const char *no_uring = getenv ("VSWAP_NO_IO_URING");
-  int failed;
 
   no_uring_outside = no_uring && *no_uring && strcmp (no_uring, "0") != 0;
 
-  srunner_run_all (runner, CK_NORMAL);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return test_run_suite (medium_suite ());
 }

@@ -22,6 +22,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "medium.h"
 #include "store.h"
 
@@ -854,16 +855,9 @@ nbd_medium_suite (void)
 int
 main (void)
 {
-  SRunner *runner;
-  int failed;
-
   if (system ("nbdkit --version >/dev/null 2>&1") != 0) {
     fprintf (stderr, "SKIP: nbdkit is not installed\n");
     return 77;
   }
-  runner = srunner_create (nbd_medium_suite ());
-  srunner_run_all (runner, CK_NORMAL);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return test_run_suite (nbd_medium_suite ());
 }

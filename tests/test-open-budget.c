@@ -18,6 +18,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "medium.h"
 #include "simulated.h"
 #include "store.h"
@@ -124,9 +125,5 @@ main (void)
   tcase_add_test (tc, test_budget_two);
   suite_add_tcase (s, tc);
 
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return test_run_suite (s);
 }

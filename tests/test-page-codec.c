@@ -7,6 +7,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "on_medium.h"
 #include "page_codec.h"
 
@@ -56,16 +57,20 @@ START_TEST (test_compressible_round_trip)
 }
 END_TEST
 
+static void
+fill_random (uint8_t *p, size_t n, uint64_t seed)
+{
+  struct test_random random = { seed };
+
+  test_random_fill (&random, p, n);
+}
+
 START_TEST (test_random_is_stored_raw)
 {
   ZSTD_CCtx *c = ZSTD_createCCtx ();
   ZSTD_DCtx *d = ZSTD_createDCtx ();
   uint8_t kind;
-  uint64_t x = 88172645463325252ULL;
-  for (int i = 0; i < 4096; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    page[i] = (uint8_t) x;
-  }
+  fill_random (page, 4096, 88172645463325252ULL);
   const uint16_t n = vswap_page_encode (c, 1, page, out, &kind);
   ck_assert_int_eq (kind, VSWAP_RECORD_RAW);
   ck_assert_uint_eq (n, 4096);
@@ -80,15 +85,6 @@ START_TEST (test_random_is_stored_raw)
   ZSTD_freeDCtx (d);
 }
 END_TEST
-
-static void
-fill_random (uint8_t *p, size_t n, uint64_t x)
-{
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    p[i] = (uint8_t) x;
-  }
-}
 
 /* The shortcut must not cost compression on pages zstd can shrink. */
 START_TEST (test_looks_random)
@@ -191,9 +187,5 @@ main (void)
   tcase_add_test (tc, test_random_is_stored_raw);
   tcase_add_test (tc, test_looks_random);
   suite_add_tcase (s, tc);
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

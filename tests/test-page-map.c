@@ -7,6 +7,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "page_map.h"
 
 START_TEST (test_entries)
@@ -67,9 +68,5 @@ main (void)
   tcase_add_test (tc, test_entries);
   tcase_add_test (tc, test_pattern_table);
   suite_add_tcase (s, tc);
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

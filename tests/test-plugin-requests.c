@@ -46,6 +46,10 @@
 
 #include <libnbd.h>
 
+/* Random numbers (struct test_random): reproducible from VSWAP_SEED, one
+ * state per thread. */
+#include "helpers.h"
+
 #define PAGE 4096u
 #define MEDIUM_SIZE "64M"
 #define DISK_SIZE (16u << 20)
@@ -97,53 +101,33 @@ xmalloc (size_t size)
   return p;
 }
 
-/* xorshift64*: reproducible from VSWAP_SEED, one state per thread. */
-struct rng {
-  uint64_t s;
-};
-
-static uint64_t
-next (struct rng *r)
-{
-  r->s ^= r->s >> 12;
-  r->s ^= r->s << 25;
-  r->s ^= r->s >> 27;
-  return r->s * 2685821657736338717ULL;
-}
-
-static uint64_t
-below (struct rng *r, uint64_t n)
-{
-  return n ? next (r) % n : 0;
-}
-
 /* Data of the kinds the store treats differently: random (raw), zero,
  * same-filled, compressible, and pages of each mixed. */
 static void
-fill (struct rng *r, uint8_t *buf, size_t len)
+fill (struct test_random *r, uint8_t *buf, size_t len)
 {
-  int kind = below (r, 5);
+  int kind = test_random_below (r, 5);
   size_t i, j;
 
   for (i = 0; i < len; i += PAGE) {
     size_t n = len - i < PAGE ? len - i : PAGE;
-    int k = kind == 4 ? (int) below (r, 4) : kind;
+    int k = kind == 4 ? (int) test_random_below (r, 4) : kind;
 
     switch (k) {
     case 0:
       for (j = 0; j < n; ++j)
-        buf[i + j] = next (r) >> 56;
+        buf[i + j] = test_random_next (r) >> 56;
       break;
     case 1:
       memset (buf + i, 0, n);
       break;
     case 2:
-      memset (buf + i, (int) (1 + below (r, 255)), n);
+      memset (buf + i, (int) (1 + test_random_below (r, 255)), n);
       break;
     default:
       for (j = 0; j < n; ++j)
         buf[i + j] = "swap swap, page in page out\n"[j % 28] ^
-          (below (r, 64) == 0 ? 1 : 0);
+          (test_random_below (r, 64) == 0 ? 1 : 0);
       break;
     }
   }
@@ -565,7 +549,7 @@ expect_extents (struct nbd_handle *h, uint64_t offset, uint64_t length,
  * hands them to different threads, and every one of them is a
  * read-modify-write of a page another one is also changing. */
 static void
-concurrent_sub_page_writes (struct nbd_handle *h, struct rng *r,
+concurrent_sub_page_writes (struct nbd_handle *h, struct test_random *r,
                             uint64_t base)
 {
   enum { N = 64, PIECE = 1000 };
@@ -574,7 +558,7 @@ concurrent_sub_page_writes (struct nbd_handle *h, struct rng *r,
   int i;
 
   for (i = 0; i < N * PIECE; ++i)
-    data[i] = next (r) >> 56;
+    data[i] = test_random_next (r) >> 56;
   for (i = 0; i < N; ++i) {
     cookies[i] = nbd_aio_pwrite (h, data + i * PIECE, PIECE,
                                  base + i * PIECE, NBD_NULL_COMPLETION, 0);
@@ -591,7 +575,7 @@ concurrent_sub_page_writes (struct nbd_handle *h, struct rng *r,
 }
 
 static void
-random_operations (struct nbd_handle *h, struct rng *r, int count)
+random_operations (struct nbd_handle *h, struct test_random *r, int count)
 {
   static uint8_t data[256 * 1024];
   int i;
@@ -599,19 +583,20 @@ random_operations (struct nbd_handle *h, struct rng *r, int count)
   for (i = 0; i < count; ++i) {
     uint64_t offset, length;
     uint32_t flags = 0;
-    int op = below (r, 20);
+    int op = test_random_below (r, 20);
 
-    if (below (r, 2)) {
-      length = (1 + below (r, sizeof data / PAGE)) * PAGE;
-      offset = below (r, disk_size / PAGE) * PAGE;
+    if (test_random_below (r, 2)) {
+      length = (1 + test_random_below (r, sizeof data / PAGE)) * PAGE;
+      offset = test_random_below (r, disk_size / PAGE) * PAGE;
     }
     else {
-      length = 1 + below (r, below (r, 2) ? 4096 : sizeof data);
-      offset = below (r, disk_size);
+      length = 1 + test_random_below (r, test_random_below (r, 2) ? 4096
+                                      : sizeof data);
+      offset = test_random_below (r, disk_size);
     }
     if (offset + length > disk_size)
       length = disk_size - offset;
-    if (below (r, 8) == 0)
+    if (test_random_below (r, 8) == 0)
       flags |= LIBNBD_CMD_FLAG_FUA;
 
     if (op < 10) {
@@ -626,9 +611,9 @@ random_operations (struct nbd_handle *h, struct rng *r, int count)
       verify_around (h, offset, length, "random trim");
     }
     else if (op < 18) {
-      if (below (r, 2))
+      if (test_random_below (r, 2))
         flags |= LIBNBD_CMD_FLAG_NO_HOLE;
-      if (below (r, 2))
+      if (test_random_below (r, 2))
         flags |= LIBNBD_CMD_FLAG_FAST_ZERO;
       do_zero (h, length, offset, flags);
       verify_around (h, offset, length, "random zero");
@@ -636,7 +621,7 @@ random_operations (struct nbd_handle *h, struct rng *r, int count)
     else if (op < 19)
       NBD_OK (h, nbd_flush (h, 0));
     else
-      get_extents (h, offset, length, below (r, 4) ? 0
+      get_extents (h, offset, length, test_random_below (r, 4) ? 0
                    : LIBNBD_CMD_FLAG_REQ_ONE);
 
     if (i % 100 == 99) {
@@ -647,7 +632,7 @@ random_operations (struct nbd_handle *h, struct rng *r, int count)
 }
 
 static void
-phase_single (struct rng *r)
+phase_single (struct test_random *r)
 {
   static uint8_t data[2 << 20];
   struct nbd_handle *h;
@@ -666,7 +651,7 @@ phase_single (struct rng *r)
   /* Aligned: a page, 64 KiB, a 2 MiB THP swap-out, 1280 KiB (6.12's
    * largest request). */
   for (i = 0; i < (int) PAGE; ++i)
-    data[i] = next (r) >> 56;
+    data[i] = test_random_next (r) >> 56;
   data[0] |= 1;
   do_write (h, data, PAGE, 0, 0);
   verify_around (h, 0, PAGE, "aligned page");
@@ -712,8 +697,8 @@ phase_single (struct rng *r)
   }
   /* Unaligned reads. */
   for (i = 0; i < 50; ++i) {
-    uint64_t off = below (r, disk_size);
-    uint64_t len = 1 + below (r, 70000);
+    uint64_t off = test_random_below (r, disk_size);
+    uint64_t len = 1 + test_random_below (r, 70000);
     if (off + len > disk_size)
       len = disk_size - off;
     verify_range (h, off, len, "unaligned read");
@@ -799,7 +784,7 @@ struct worker {
   pthread_t thread;
   int id;
   struct nbd_handle *h;
-  struct rng rng;
+  struct test_random rng;
   uint64_t start, end;          /* private bytes: not page-aligned */
   uint64_t shared_start, shared_end;    /* pages anyone writes whole */
   const char *problem;
@@ -819,7 +804,7 @@ static void *
 worker_main (void *opaque)
 {
   struct worker *w = opaque;
-  struct rng *r = &w->rng;
+  struct test_random *r = &w->rng;
   uint8_t *data = malloc (128 * 1024);
   uint8_t *got = malloc (128 * 1024);
   uint64_t seq;
@@ -830,29 +815,33 @@ worker_main (void *opaque)
   }
 
   for (seq = 0; seq < 300 && w->problem == NULL; ++seq) {
-    int op = below (r, 20);
+    int op = test_random_below (r, 20);
     uint64_t offset, length;
 
     /* Private ranges: sometimes touching the edges, whose pages the
      * neighbours are changing at the same moment. */
-    length = 1 + below (r, below (r, 2) ? 3 * PAGE : 64 * 1024);
+    length = 1 + test_random_below (r, test_random_below (r, 2) ? 3 * PAGE
+                                    : 64 * 1024);
     if (length > w->end - w->start)
       length = w->end - w->start;
-    switch (below (r, 5)) {
+    switch (test_random_below (r, 5)) {
     case 0: offset = w->start; break;
     case 1: offset = w->end - length; break;
-    default: offset = w->start + below (r, w->end - w->start - length + 1);
+    default:
+      offset = w->start
+        + test_random_below (r, w->end - w->start - length + 1);
     }
 
     if (op < 10) {
       fill (r, data, length);
       if (nbd_pwrite (w->h, data, length, offset,
-                      below (r, 10) ? 0 : LIBNBD_CMD_FLAG_FUA) == -1)
+                      test_random_below (r, 10) ? 0
+                      : LIBNBD_CMD_FLAG_FUA) == -1)
         goto nbd_error;
       memcpy (ref + offset, data, length);
     }
     else if (op < 12) {
-      if ((below (r, 2)
+      if ((test_random_below (r, 2)
            ? nbd_trim (w->h, length, offset, 0)
            : nbd_zero (w->h, length, offset, LIBNBD_CMD_FLAG_NO_HOLE)) == -1)
         goto nbd_error;
@@ -871,7 +860,8 @@ worker_main (void *opaque)
     else if (op < 19) {
       /* Whole tagged pages in the shared area. */
       uint64_t pages = (w->shared_end - w->shared_start) / PAGE;
-      uint64_t first = below (r, pages), n = 1 + below (r, 8), p, k;
+      uint64_t first = test_random_below (r, pages);
+      uint64_t n = 1 + test_random_below (r, 8), p, k;
 
       if (first + n > pages)
         n = pages - first;
@@ -880,7 +870,7 @@ worker_main (void *opaque)
         for (k = 0; k < PAGE / 8; ++k)
           memcpy (data + p * PAGE + k * 8, &t, 8);
       }
-      if (below (r, 6) == 0) {
+      if (test_random_below (r, 6) == 0) {
         if (nbd_trim (w->h, n * PAGE, w->shared_start + first * PAGE, 0)
             == -1)
           goto nbd_error;
@@ -910,7 +900,7 @@ worker_main (void *opaque)
 }
 
 static void
-phase_multi (struct rng *r)
+phase_multi (struct test_random *r)
 {
   static const char *const options[] = { "io-contexts=3", "buffered=yes",
                                          NULL };
@@ -938,7 +928,7 @@ phase_multi (struct rng *r)
     w->id = i;
     w->h = connect_server ();
     check_flags (w->h);
-    w->rng.s = next (r) | 1;
+    w->rng.state = test_random_next (r) | 1;
     w->start = 5 + i * region;
     w->end = 5 + (i + 1) * region;
     w->shared_start = shared_start;
@@ -1007,7 +997,7 @@ phase_multi (struct rng *r)
 /* ---- Phase crash. ---- */
 
 static void
-phase_crash (struct rng *r)
+phase_crash (struct test_random *r)
 {
   static uint8_t data[256 * 1024];
   enum { UNFLUSHED = 24 };
@@ -1030,8 +1020,9 @@ phase_crash (struct rng *r)
   /* After the flush: writes nobody flushed (each in its own slot of the
    * disk), one FUA write and one FUA zero. */
   for (i = 0; i < UNFLUSHED; ++i) {
-    uint64_t n = 1 + below (r, 4);
-    late[i].offset = (i * slot_pages + below (r, slot_pages - n)) * PAGE;
+    uint64_t n = 1 + test_random_below (r, 4);
+    late[i].offset = (i * slot_pages
+                      + test_random_below (r, slot_pages - n)) * PAGE;
     late[i].length = n * PAGE;
     late[i].old = xmalloc (n * PAGE);
     late[i].new = xmalloc (n * PAGE);
@@ -1095,7 +1086,7 @@ phase_crash (struct rng *r)
 /* ---- Phase policy. ---- */
 
 static void
-phase_policy (struct rng *r)
+phase_policy (struct test_random *r)
 {
   static uint8_t data[1 << 20];
   static const char *const readtrim_on[] = { "readtrim=on", NULL };
@@ -1143,7 +1134,8 @@ phase_policy (struct rng *r)
   start_server (zstd);
   h = connect_server ();
   for (i = 0; i < sizeof data; ++i)
-    data[i] = "compressible swap page "[i % 23] + (below (r, 100) == 0);
+    data[i] = "compressible swap page "[i % 23]
+      + (test_random_below (r, 100) == 0);
   do_write (h, data, sizeof data, 9 << 20, 0);
   verify_around (h, 9 << 20, sizeof data, "zstd write");
   nbd_close (h);
@@ -1198,7 +1190,7 @@ phase_policy (struct rng *r)
 /* Swap never flushes: what a killed server had acknowledged but not yet
  * written out must come back from its write buffer. */
 static void
-phase_killed (struct rng *r)
+phase_killed (struct test_random *r)
 {
   static uint8_t data[64 * 1024];
   const char *const with_buffer[] = { buffer_arg, NULL };
@@ -1214,19 +1206,21 @@ phase_killed (struct rng *r)
   for (round = 0; round < 3; ++round) {
     /* Pages, sub-page writes, a trim and a zero: no flush, no FUA. */
     for (i = 0; i < 60; ++i) {
-      uint64_t length = (1 + below (r, sizeof data / PAGE)) * PAGE;
-      uint64_t offset = below (r, disk_size / PAGE) * PAGE;
-      if (below (r, 4) == 0) {
-        length = 1 + below (r, 3 * PAGE);
-        offset = below (r, disk_size - length);
+      uint64_t length = (1 + test_random_below (r, sizeof data / PAGE)) * PAGE;
+      uint64_t offset = test_random_below (r, disk_size / PAGE) * PAGE;
+      if (test_random_below (r, 4) == 0) {
+        length = 1 + test_random_below (r, 3 * PAGE);
+        offset = test_random_below (r, disk_size - length);
       }
       if (offset + length > disk_size)
         length = disk_size - offset;
       fill (r, data, length);
       do_write (h, data, length, offset, 0);
     }
-    do_trim (h, 5 * PAGE, below (r, disk_size / PAGE - 5) * PAGE, 0);
-    do_zero (h, 3 * PAGE + 7, below (r, disk_size - 3 * PAGE - 7), 0);
+    do_trim (h, 5 * PAGE,
+             test_random_below (r, disk_size / PAGE - 5) * PAGE, 0);
+    do_zero (h, 3 * PAGE + 7,
+             test_random_below (r, disk_size - 3 * PAGE - 7), 0);
     if (stat (buffer_path, &st) == -1)
       die ("no write buffer at %s: %m", buffer_path);
 
@@ -1261,7 +1255,7 @@ phase_killed (struct rng *r)
 int
 main (int argc, char *argv[])
 {
-  struct rng rng;
+  struct test_random rng;
   const char *seed = getenv ("VSWAP_SEED");
   const char *preload = getenv ("VSWAP_NBDKIT_PRELOAD");
   char command[PATH_MAX * 2 + 64];
@@ -1289,10 +1283,10 @@ main (int argc, char *argv[])
     setenv ("ASAN_OPTIONS", "detect_leaks=0", 1);
   }
 
-  rng.s = seed ? strtoull (seed, NULL, 0) : (uint64_t) time (NULL);
-  if (rng.s == 0)
-    rng.s = 1;
-  printf ("test-plugin-requests: VSWAP_SEED=%" PRIu64 "\n", rng.s);
+  rng.state = seed ? strtoull (seed, NULL, 0) : (uint64_t) time (NULL);
+  if (rng.state == 0)
+    rng.state = 1;
+  printf ("test-plugin-requests: VSWAP_SEED=%" PRIu64 "\n", rng.state);
   fflush (stdout);
 
   strcpy (workdir, "test-plugin-requests.XXXXXX");

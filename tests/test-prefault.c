@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "prefault.h"
 
 #define KIB 1024u
@@ -203,9 +204,6 @@ main (void)
 {
   Suite *s = suite_create ("prefault");
   TCase *tc = tcase_create ("prefault");
-  SRunner *runner;
-  int failed;
-
   tcase_add_test (tc, test_read_only_pages_become_private);
   tcase_add_test (tc, test_stacks_only_their_top);
   tcase_add_test (tc, test_written_data_kept_and_huge_mappings_skipped);
@@ -214,9 +212,5 @@ main (void)
   /* A loaded machine, and the sanitizers, slow the walks down. */
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
-  runner = srunner_create (s);
-  srunner_run_all (runner, CK_NORMAL);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

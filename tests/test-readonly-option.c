@@ -8,6 +8,7 @@
 #include <check.h>
 #include <stdbool.h>
 
+#include "helpers.h"
 #include "readonly-option.h"
 
 /* Is -r seen in the words of LINE (NULL-terminated)? */
@@ -89,9 +90,5 @@ main (void)
   tcase_add_test (tc, test_this_process);
   suite_add_tcase (s, tc);
 
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
+  return test_run_suite (s);
 }

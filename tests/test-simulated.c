@@ -14,6 +14,7 @@
 
 #include <check.h>
 
+#include "helpers.h"
 #include "medium.h"
 #include "simulated.h"
 #include "store.h"
@@ -639,19 +640,6 @@ END_TEST
 
 /* ---- swap on the card, straight or through the store ---- */
 
-struct rng {
-  uint64_t state;
-};
-
-static uint64_t
-rng_next (struct rng *r)
-{
-  r->state ^= r->state >> 12;
-  r->state ^= r->state << 25;
-  r->state ^= r->state >> 27;
-  return r->state * UINT64_C (2685821657736338717);
-}
-
 /* Swap-like traffic: 4K pages at random slots of a swap area of PAGES,
  * incompressible.  Returns nothing; WRITE does the writing. */
 static void
@@ -659,15 +647,12 @@ swap_traffic (uint64_t pages, uint64_t count, uint64_t seed,
               int (*write) (void *opaque, const void *page, uint64_t slot),
               void *opaque)
 {
-  struct rng r = { seed | 1 };
+  struct test_random r = { seed | 1 };
   uint8_t *page = xalloc (4 * KiB);
 
   for (uint64_t i = 0; i < count; i++) {
-    for (size_t j = 0; j < 4 * KiB; j += 8) {
-      const uint64_t v = rng_next (&r);
-      memcpy (page + j, &v, 8);
-    }
-    ck_assert_int_eq (write (opaque, page, rng_next (&r) % pages), 0);
+    test_random_fill (&r, page, 4 * KiB);
+    ck_assert_int_eq (write (opaque, page, test_random_next (&r) % pages), 0);
   }
   free (page);
 }
@@ -764,9 +749,5 @@ main (void)
   tcase_add_test (tc, test_swap_straight_or_through_store);
   suite_add_tcase (s, tc);
 
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

@@ -23,6 +23,7 @@
 #include <check.h>
 #include <zstd.h>
 
+#include "helpers.h"
 #include "medium.h"
 #include "on_medium.h"
 #include "store.h"
@@ -549,9 +550,5 @@ main (void)
   tcase_add_test (tc, test_format_refuses);
   suite_add_tcase (s, tc);
 
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_run_suite (s);
 }

@@ -8,6 +8,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "helpers.h"
 #include <stdbool.h>
 
 #include "wedge-rule.h"
@@ -109,9 +111,5 @@ main (void)
   tcase_add_test (tc, test_a_wedge_within_the_grace_fires_when_it_ends);
   tcase_add_test (tc, test_no_client_no_wedge);
   suite_add_tcase (s, tc);
-  SRunner *sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  const int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
+  return test_run_suite (s);
 }

@@ -1,0 +1,46 @@
+/* vswap: what the C tests share (tests/helpers.h). */
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+uint64_t
+test_random_next (struct test_random *random)
+{
+  random->state ^= random->state >> 12;
+  random->state ^= random->state << 25;
+  random->state ^= random->state >> 27;
+  return random->state * UINT64_C (2685821657736338717);
+}
+
+uint64_t
+test_random_below (struct test_random *random, uint64_t n)
+{
+  return n ? test_random_next (random) % n : 0;
+}
+
+void
+test_random_fill (struct test_random *random, void *buffer, size_t length)
+{
+  unsigned char *p = buffer;
+
+  for (size_t i = 0; i < length; i += 8) {
+    const uint64_t word = test_random_next (random);
+
+    memcpy (p + i, &word, length - i < 8 ? length - i : 8);
+  }
+}
+
+int
+test_run_suite (Suite *suite)
+{
+  SRunner *runner = srunner_create (suite);
+  int failed;
+
+  srunner_run_all (runner, CK_NORMAL);
+  failed = srunner_ntests_failed (runner);
+  srunner_free (runner);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
