@@ -8,15 +8,13 @@
 # real boot by test-guest-systemd.sh (make check-long).
 set -u
 
-fail () { echo "FAIL: $*" >&2; exit 1; }
-skip () { echo "SKIP: $*" >&2; exit 77; }
+. "$(dirname "$0")/functions.sh"
 
-[ -n "${VSWAP_SYSTEMD_BUILD-}" ] || skip "VSWAP_SYSTEMD_BUILD is not set: run this through make check"
+requires_env VSWAP_SYSTEMD_BUILD
 generator=$VSWAP_SYSTEMD_BUILD/vswap-generator
 [ -x "$generator" ] || fail "$generator has not been built"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vswap-systemd-units.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+make_tmpdir systemd-units
 out=$tmp/out
 mkdir "$out"
 
