@@ -34,4 +34,22 @@ bool vswap_sysfs_number (dev_t rdev, const char *name, uint64_t *value);
 bool vswap_sysfs_text (dev_t rdev, const char *name, char *text,
                        size_t size);
 
+/* lock.c: one user per medium.  Take LOCK (an OFD lock over the whole
+ * file) on FD, open for writing if LOCK is exclusive.  Returns 0, or
+ * -EBUSY with ERR naming NAME and the process that holds it, or another
+ * negative errno. */
+int vswap_lock_descriptor (int fd, enum vswap_medium_lock lock,
+                           const char *name, struct vswap_error *err);
+/* The process that holds a lock on the file ST describes ("nbdkit (pid
+ * 1234)"), or "another process" when it cannot be seen. */
+struct stat;
+void vswap_lock_holder (const struct stat *st, char *holder, size_t size);
+/* For a medium with no file on this host (an NBD export): the lock on a
+ * file under VSWAP_LOCK_DIRECTORY (or $VSWAP_LOCK_DIRECTORY) named after
+ * KEY; *FD is the descriptor to close with the medium (-1: none, when the
+ * directory cannot be made).  Returns as vswap_lock_descriptor. */
+#define VSWAP_LOCK_DIRECTORY "/run/vswap/locks"
+int vswap_lock_name (const char *key, enum vswap_medium_lock lock,
+                     const char *name, int *fd, struct vswap_error *err);
+
 #endif /* VSWAP_FLASH_BACKEND_H */

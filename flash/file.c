@@ -372,7 +372,17 @@ vswap_file_medium_open (const char *path,
 
   f->fd = open_path (path, flags, &direct);
   if (f->fd == -1) {
-    open_error (err, path, errno, options);
+    errnum = errno;
+    /* O_EXCL refused: if a vswap holds it, say which. */
+    char holder[128];
+    if (errnum == EBUSY && (flags & O_EXCL) && stat (path, &st) == 0) {
+      vswap_lock_holder (&st, holder, sizeof holder);
+      vswap_error_set (err, EBUSY, "%s is in use by %s: mounted, active "
+                       "swap or another program's (--force does not change "
+                       "that); stop that one first", path, holder);
+    }
+    else
+      open_error (err, path, errnum, options);
     free (f);
     return NULL;
   }
@@ -392,6 +402,10 @@ vswap_file_medium_open (const char *path,
     free (f);
     goto not_a_medium;
   }
+
+  /* One user at a time: locked before anything changes, the size too. */
+  if (vswap_lock_descriptor (f->fd, options->lock, path, err) < 0)
+    goto fail;
 
   if (options->create && ftruncate (f->fd, options->create_size) == -1) {
     errnum = errno;
@@ -416,6 +430,8 @@ vswap_file_medium_open (const char *path,
       free (f);
       return NULL;
     }
+    if (vswap_lock_descriptor (f->fd, options->lock, path, err) < 0)
+      goto fail;
     if (detect_geometry (f, path, &st, direct, options, &size, &io_align,
                          err) < 0)
       goto fail;

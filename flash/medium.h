@@ -87,6 +87,14 @@ struct vswap_medium {
   uint64_t reads, writes, discards, flushes, finishes;
 };
 
+/* One user per store (flash/lock.c): what a medium locks at open.  A
+ * second user is refused with -EBUSY and a message naming the holder. */
+enum vswap_medium_lock {
+  VSWAP_MEDIUM_LOCK_NONE = 0,   /* tests; RAM and simulated media */
+  VSWAP_MEDIUM_LOCK_SHARED,     /* readers: other readers, no writer */
+  VSWAP_MEDIUM_LOCK_EXCLUSIVE,  /* a writer: nobody else (needs !read_only) */
+};
+
 /* How to open a medium.  Zero means "the medium's own value". */
 struct vswap_medium_options {
   bool create;                  /* create a regular file of size create_size */
@@ -100,6 +108,7 @@ struct vswap_medium_options {
    * (task contexts, new worker threads), which a swap server must not
    * need once memory is short. */
   bool avoid_io_uring;
+  enum vswap_medium_lock lock;
 };
 
 /* Open the medium named by SPEC: "memory:SIZE" for a RAM medium (tests),

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libnbd.h>
 
@@ -88,6 +89,7 @@ struct nbd_medium {
   struct dirty_range dirty[NBD_DIRTY_RANGES];
 
   bool error_reported;          /* the first I/O error goes to stderr */
+  int lock_fd;                  /* this host's lock file (-1: none) */
 };
 
 static struct nbd_medium *
@@ -362,6 +364,8 @@ nbd_medium_close (struct vswap_medium *medium)
   for (i = 0; i < m->nr_readers; i++)
     close_connection (&m->readers[i]);
   close_connection (&m->writer);
+  if (m->lock_fd >= 0)
+    close (m->lock_fd);
   pthread_mutex_destroy (&m->dirty_lock);
   free (m);
 }
@@ -601,8 +605,16 @@ vswap_nbd_medium_open (const char *uri,
   strcpy (m->uri, uri);
   pthread_mutex_init (&m->dirty_lock, NULL);
   m->medium.operations = &nbd_operations;
+  /* One user at a time, on this host; see flash/lock.c for other hosts. */
+  if (vswap_lock_name (uri, options->lock, uri, &m->lock_fd, err) < 0) {
+    pthread_mutex_destroy (&m->dirty_lock);
+    free (m);
+    return NULL;
+  }
 
   if (connect_one (&m->writer, uri, "vswap-writer", err) < 0) {
+    if (m->lock_fd >= 0)
+      close (m->lock_fd);
     pthread_mutex_destroy (&m->dirty_lock);
     free (m);
     return NULL;

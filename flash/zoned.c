@@ -552,6 +552,9 @@ vswap_zoned_medium_open (const char *path,
     vswap_error_set (err, EINVAL, "%s: not a block device", path);
     goto fail;
   }
+  /* One user at a time (flash/lock.c). */
+  if (vswap_lock_descriptor (z->fd, options->lock, path, err) < 0)
+    goto fail;
   if (zone_geometry (z, path, st.st_rdev, options, err) < 0)
     goto fail;
 

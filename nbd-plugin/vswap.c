@@ -578,6 +578,9 @@ vswap_get_ready (void)
     .buffered = buffered,
     .avoid_io_uring = !io_uring,
     .read_only = read_only,
+    /* One user per store: nbdkit -r shares with readers (inspect,
+     * check), a writer with nobody. */
+    .lock = read_only ? VSWAP_MEDIUM_LOCK_SHARED : VSWAP_MEDIUM_LOCK_EXCLUSIVE,
   };
   struct vswap_open_options open_options = {
     .read_only = read_only,

@@ -1231,14 +1231,15 @@ phase_killed (struct test_random *r)
     verify_all (h, "every acknowledged write after kill -9");
   }
 
-  /* A second server on the same store (and buffer) must refuse. */
+  /* A second server on the same store (and buffer) must refuse: the
+   * medium's lock says so first, naming the server (flash/lock.c). */
   snprintf (command, sizeof command,
             "nbdkit -U - %s %s %s --run true 2>%s/second.err",
             plugin, store_arg, buffer_arg, workdir);
   if (system (command) == 0)
     die ("a second server started on a store in use: %s", command);
   snprintf (command, sizeof command,
-            "grep -q 'another vswap server' %s/second.err", workdir);
+            "grep -q 'is in use by nbdkit (pid ' %s/second.err", workdir);
   if (system (command) != 0)
     die ("the second server did not say why it refused (see %s/second.err)",
          workdir);

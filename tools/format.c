@@ -287,6 +287,8 @@ probe_store (const struct format_args *args)
   int r;
 
   options.read_only = true;
+  /* A store in use is refused here, before anything at all. */
+  options.lock = VSWAP_MEDIUM_LOCK_SHARED;
   medium = vswap_medium_open (args->store, &options, &err);
   if (medium == NULL) {
     /* A file too small to open as a medium holds no store we could
@@ -469,6 +471,8 @@ vswap_format_main (int argc, char *argv[])
 
   args.medium.create = args.size_given;
   args.medium.create_size = args.size;
+  /* Held until format is done: no server starts on a half-made store. */
+  args.medium.lock = VSWAP_MEDIUM_LOCK_EXCLUSIVE;
   medium = vswap_medium_open (args.store, &args.medium, &err);
   if (medium == NULL) {
     tool_error (COMMAND, "%s", err.message);

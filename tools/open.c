@@ -12,7 +12,10 @@ tool_open_store (const char *command, const char *spec,
                  void (*report) (void *opaque, const char *message),
                  void *opaque, struct vswap_medium **medium)
 {
-  struct vswap_medium_options medium_options = { .read_only = true };
+  /* A reader: other readers may look too, a server may not be writing. */
+  struct vswap_medium_options medium_options = {
+    .read_only = true, .lock = VSWAP_MEDIUM_LOCK_SHARED,
+  };
   struct vswap_open_options options = {
     .read_only = true,
     /* Looking must not change what the next reader sees. */

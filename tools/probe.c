@@ -242,7 +242,9 @@ vswap_probe_main (int argc, char *argv[])
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  struct vswap_medium_options options = { .create = false };
+  struct vswap_medium_options options = {
+    .create = false, .lock = VSWAP_MEDIUM_LOCK_EXCLUSIVE,
+  };
   struct vswap_simulated_counters counters;
   struct vswap_error err;
   struct probe p = { .medium = NULL };

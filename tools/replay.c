@@ -204,7 +204,9 @@ open_card (const struct replay_options *o, bool straight,
            struct vswap_error *err)
 {
   char spec[512];
-  struct vswap_medium_options options = { 0 };
+  struct vswap_medium_options options = {
+    .lock = VSWAP_MEDIUM_LOCK_EXCLUSIVE,
+  };
 
   if (!straight && o->medium)
     return vswap_medium_open (o->medium, &options, err);

@@ -85,7 +85,9 @@ static int
 read_remote (const char *spec, unsigned char **buffer,
              struct vswap_error *err)
 {
-  struct vswap_medium_options options = { .read_only = true };
+  struct vswap_medium_options options = {
+    .read_only = true, .lock = VSWAP_MEDIUM_LOCK_SHARED,
+  };
   struct vswap_medium *medium;
   uint64_t length;
   uint32_t unit;
