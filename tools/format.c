@@ -75,8 +75,9 @@ usage (void)
   printf ("Usage: vswap format [OPTIONS] STORE\n"
           "\n"
           "Write a new, empty vswap store onto STORE, a block device or a\n"
-          "regular file.  Refuses to overwrite a vswap store, a filesystem,\n"
-          "a partition table or a swap area unless --force is given.\n"
+          "regular file.  Refuses to overwrite a vswap store, or anything\n"
+          "blkid recognises (a filesystem, a swap area, a RAID or LVM member,\n"
+          "a partition table) unless --force is given; never a store in use.\n"
           "\n"
           "Options:\n"
           "  --size SIZE           create STORE as a file of SIZE bytes (or\n"
@@ -315,7 +316,7 @@ static int
 refuse_overwrite (const struct format_args *args)
 {
   struct vswap_error err;
-  char found[64];
+  char found[256];
   int r;
 
   r = probe_store (args);

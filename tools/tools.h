@@ -54,11 +54,13 @@ struct vswap_store *tool_open_store (const char *command, const char *spec,
 void tool_close_store (struct vswap_store *store,
                        struct vswap_medium *medium);
 
-/* Does SPEC start with another program's signature (a filesystem, a
- * partition table, a swap area), which a new store would destroy?  Returns
- * 1 and fills FOUND ("an ext4 filesystem") when one is recognised, 0 when
- * none is, or a negative errno with ERR filled when SPEC cannot be read.
- * Our own superblock is vswap_store_probe's business, not this one's. */
+/* Does SPEC hold another program's signature (a filesystem, a partition
+ * table, a swap area, a RAID or LVM member, an encrypted volume), which a
+ * new store would destroy?  Asks libblkid.  Returns 1 and fills FOUND
+ * ("a filesystem of type \"ext4\"", several joined by " and ") when
+ * one is recognised, 0 when none is, or a negative errno with ERR filled
+ * when SPEC cannot be read.  Our own superblock is vswap_store_probe's
+ * business, not this one's. */
 int tool_find_signature (const char *spec, char *found, size_t size,
                          struct vswap_error *err);
 
