@@ -1255,11 +1255,13 @@ vswap_store_segment_info (struct vswap_store *store, uint64_t index,
   const struct segment *s = &store->segments[index + 1];
   info->free = s->state == SEGMENT_FREE;
   info->open = s->state == SEGMENT_OPEN;
+  info->releasing = s->releasing;
   info->live_bytes = s->data_records ?
     (uint32_t) ((uint64_t) s->data_bytes * s->live_records / s->data_records)
     : 0;
   info->erase_count = s->erase_count;
   info->sequence = s->last_sequence;
+  info->reserve = store->reserve;
   pthread_mutex_unlock (&store->lock);
   return 0;
 }

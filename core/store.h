@@ -206,12 +206,17 @@ struct vswap_store_info {
 void vswap_store_get_info (const struct vswap_store *store,
                            struct vswap_store_info *info);
 
-/* Per-segment state for inspect's histogram. */
+/* Per-segment state for inspect's histogram and picture. */
 struct vswap_segment_info {
   bool free, open;
+  bool releasing;               /* collected, free once a flush covers it */
   uint32_t live_bytes;          /* live record bytes */
   uint32_t erase_count;
   uint64_t sequence;            /* of the last chunk written */
+  /* The store's, not the segment's: how many free segments the writers
+   * leave to GC.  They take the least worn free segment first, so these
+   * are the most worn free ones. */
+  uint32_t reserve;
 };
 int vswap_store_segment_info (struct vswap_store *store, uint64_t index,
                               struct vswap_segment_info *info);

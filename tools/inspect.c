@@ -34,6 +34,7 @@
 
 static const struct option long_options[] = {
   { "json", no_argument, NULL, 'j' },
+  { "svg", required_argument, NULL, 's' },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
 };
@@ -47,6 +48,7 @@ struct inspection {
   uint64_t buckets[BUCKETS];
   uint64_t erase_min, erase_max;
   double erase_mean;
+  struct vswap_segment_info *segments;  /* info.segment_count of them */
   char *warnings[MAX_WARNINGS];
   size_t nr_warnings, warnings_dropped;
 };
@@ -79,7 +81,7 @@ static const struct {
 static void
 usage (void)
 {
-  printf ("Usage: vswap inspect [--json] STORE\n"
+  printf ("Usage: vswap inspect [--json] [--svg FILE] STORE\n"
           "\n"
           "Show what the vswap store on STORE holds: superblock, geometry,\n"
           "how the logical pages are mapped, segment use and wear, and the\n"
@@ -87,6 +89,8 @@ usage (void)
           "\n"
           "Options:\n"
           "  --json       print one JSON object instead of text\n"
+          "  --svg FILE   also draw the segments into FILE (SVG): live data\n"
+          "               and erase count of each, and a wear histogram\n"
           "  -h, --help   show this help\n");
 }
 
@@ -111,6 +115,13 @@ collect_segments (struct vswap_store *store, struct inspection *in)
   int r;
 
   in->erase_min = UINT64_MAX;
+  in->segments = calloc (in->info.segment_count ? in->info.segment_count : 1,
+                         sizeof *in->segments);
+  if (in->segments == NULL) {
+    tool_error (COMMAND, "%s: out of memory for %" PRIu64 " segments",
+                in->spec, in->info.segment_count);
+    return -1;
+  }
   for (i = 0; i < in->info.segment_count; i++) {
     struct vswap_segment_info seg;
     unsigned bucket;
@@ -134,6 +145,7 @@ collect_segments (struct vswap_store *store, struct inspection *in)
         bucket = 10;
     }
     in->buckets[bucket]++;
+    in->segments[i] = seg;
 
     total_erases += seg.erase_count;
     if (seg.erase_count < in->erase_min)
@@ -493,6 +505,7 @@ vswap_inspect_main (int argc, char *argv[])
   struct vswap_medium *medium;
   struct vswap_store *store;
   bool json = false;
+  const char *svg = NULL;
   int c, status = EXIT_OK;
   size_t i;
 
@@ -502,6 +515,9 @@ vswap_inspect_main (int argc, char *argv[])
     case 'j':
       json = true;
       break;
+    case 's':
+      svg = optarg;
+      break;
     case 'h':
       usage ();
       return EXIT_OK;
@@ -510,7 +526,8 @@ vswap_inspect_main (int argc, char *argv[])
     }
   }
   if (optind + 1 != argc) {
-    tool_error (COMMAND, "%s: usage: vswap inspect [--json] STORE",
+    tool_error (COMMAND, "%s: usage: vswap inspect [--json] [--svg FILE] "
+                "STORE",
                 optind >= argc ? "no STORE given" : "one STORE at a time");
     return EXIT_USAGE;
   }
@@ -531,9 +548,14 @@ vswap_inspect_main (int argc, char *argv[])
     status = print_json (&in) < 0 ? EXIT_PROBLEMS : EXIT_OK;
   else
     print_text (&in);
+  if (status == EXIT_OK && svg
+      && tool_write_store_svg (svg, in.spec, &in.info, in.segments,
+                               in.info.segment_count) < 0)
+    status = EXIT_PROBLEMS;
   tool_close_store (store, medium);
 
  out:
+  free (in.segments);
   for (i = 0; i < in.nr_warnings; i++)
     free (in.warnings[i]);
   return status;

@@ -32,6 +32,7 @@ struct replay_options {
   uint64_t size;                /* simulated card size */
   uint64_t straight_size;       /* --straight: the card holds the device */
   uint64_t erase_block;
+  bool erase_block_given;       /* --erase-block: also for --medium */
   uint64_t au;
   enum vswap_compression compression;
   enum vswap_readtrim readtrim;
@@ -102,7 +103,8 @@ usage (void)
           "                       a file, ...): what SPEC held is lost\n"
           "  --sim SPEC           simulated card spec, as after \"sim:\"\n"
           "  --size SIZE          simulated card size (default 256M)\n"
-          "  --erase-block SIZE   erase block = segment size (default 1M)\n"
+          "  --erase-block SIZE   erase block = segment size (default 1M;\n"
+          "                       with --medium, the medium's own)\n"
           "  --au SIZE            card allocation unit (default: erase block)\n"
           "  --compress none|zstd compression of the store (default none)\n"
           "  --readtrim off|hint|on  (default off)\n"
@@ -208,8 +210,11 @@ open_card (const struct replay_options *o, bool straight,
     .lock = VSWAP_MEDIUM_LOCK_EXCLUSIVE,
   };
 
-  if (!straight && o->medium)
+  if (!straight && o->medium) {
+    if (o->erase_block_given)
+      options.erase_block = o->erase_block;
     return vswap_medium_open (o->medium, &options, err);
+  }
   /* Straight onto the card, the host writes and discards 4 KiB pages: the
    * NAND rules of erase blocks do not apply (the card's FTL hides them),
    * only the FTL model, with the same AUs, counts. */
@@ -674,6 +679,7 @@ vswap_replay_main (int argc, char *argv[])
         return EXIT_USAGE;
       }
       *(c == 's' ? &o.size : c == 'e' ? &o.erase_block : &o.au) = v;
+      o.erase_block_given |= c == 'e';
       break;
     }
     case 'c':

@@ -38,6 +38,16 @@ int tool_bad_option (const char *command, int c, char *argv[]);
 /* "40 TB", "1.5 PB": powers of 1000, as endurance ratings are given. */
 const char *tool_decimal_size (uint64_t bytes, char *buffer, size_t size);
 
+/* Draw the store as SVG into PATH (vswap inspect --svg): a map of the
+ * SEGMENTS (COUNT of them, in medium order) coloured by live fraction and
+ * marked for open heads, GC's reserve and releasing segments, a map of
+ * their erase counts and a histogram of those.  Returns 0, or -1 after
+ * saying why on stderr. */
+int tool_write_store_svg (const char *path, const char *spec,
+                          const struct vswap_store_info *info,
+                          const struct vswap_segment_info *segments,
+                          uint64_t count);
+
 /* Names for the store's compression setting: "none", "zstd level 3". */
 const char *tool_compression_name (enum vswap_compression compression,
                                    int level, char *buffer, size_t size);
