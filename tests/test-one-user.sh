@@ -156,6 +156,13 @@ second writer "$serve" store="$store" buffer=none --run true
 refused writer "a writing server beside nbdkit -r"
 
 ### A remote NBD medium: a memory export holds the store.
+# The server from "another host" fails to connect (the limit filter turns
+# it away).  Under the sanitizers that nbdkit then hangs in exit: libnbd
+# formats its error with strerror, which leaves glibc's locale lock
+# unbalanced under ASan (see common/error.h); so there only this host's
+# lock is tested.
+other_host=yes
+[ -z "${VSWAP_SANITIZERS-}" ] || other_host=
 if nbdkit memory --version >/dev/null 2>&1 &&
    nbdkit --filter=limit null --version >/dev/null 2>&1; then
   cat >"$tmp/remote" <<EOF
@@ -166,6 +173,7 @@ url="nbd+unix:///?socket=\$1"
 $(printf '%q ' "$serve") store="\$url" buffer=none --run "echo \\\$PPID >$tmp/remote.server; \\
   $(printf '%q ' "$serve") store=\$url buffer=none --run true >/dev/null 2>$tmp/remote.err; \\
   echo \\\$? >$tmp/remote.status; \\
+  [ -z '$other_host' ] || \\
   VSWAP_LOCK_DIRECTORY=$tmp/other-host $(printf '%q ' "$serve") store=\$url buffer=none --run true >/dev/null 2>$tmp/host.err; \\
   echo \\\$? >$tmp/host.status"
 EOF
@@ -173,8 +181,12 @@ EOF
     --run "bash $tmp/remote \"\$unixsocket\"" ||
     fail "the remote export run failed"
   refused remote "a second server on the same export, same host"
-  [ "$(cat "$tmp/host.status")" != 0 ] ||
-    fail "a second server on the export from another host was not refused"
+  if [ -n "$other_host" ]; then
+    [ "$(cat "$tmp/host.status")" != 0 ] ||
+      fail "a second server on the export from another host was not refused"
+  else
+    echo "sanitizer build: not testing the limit filter (see above)"
+  fi
 else
   echo "nbdkit's memory plugin or limit filter is missing: no remote test"
 fi
