@@ -7,18 +7,20 @@
  * heads' normal chunks.  A collected victim waits, "releasing", until
  * every head has written past where it stood at the end of the
  * collection; one medium flush then covers them, and it is freed.  Only a
- * store with no free segment left seals the heads at once (a seal pads
- * its chunk to the write unit), and so do host flushes and close; a user
- * head that needs a segment then fills the GC head's open one first
- * (vswap_gc_borrow_head), which closes it unpadded.
+ * store down to its reserve with nothing else to collect seals the heads
+ * at once (a seal pads its chunk to the write unit), and so do host
+ * flushes and close; a user head that needs a segment then fills the GC
+ * head's open one first (vswap_gc_borrow_head), which closes it unpadded.
  *
  * Why GC can always progress: the user head never takes the last
- * store->reserve free (or releasing) segments, and one victim's live
- * records always fit in what is left of the GC head plus one fresh
- * segment, so collecting a victim never needs more than one of the
- * reserved segments before it gives one back.  A releasing segment is
- * as good as free: with no free segment left, sealing the heads and a
- * flush free it, and need no segment (make_room).
+ * store->reserve free segments, and one victim's live records always fit
+ * in what is left of the GC head plus one fresh segment, so collecting a
+ * victim never needs more than one of the reserved segments before it
+ * gives one back.  A releasing segment does not count as free, although
+ * sealing the heads and a flush free it without needing a segment: a
+ * crash before that brings its records back, and the next open, which
+ * has no head open and must write what recovery found, needs a free
+ * segment to collect into.
  *
  * Called with store->lock held.  A collection lets go of it while it
  * reads the victim and while the medium flushes, so that reads, and
@@ -32,6 +34,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "segment_walk.h"
 #include "store_internal.h"
 
 /* Estimated live bytes of a segment.  The map records where a page lives
@@ -62,7 +65,10 @@ choose_victim (struct vswap_store *store)
 
   for (uint64_t i = 0; i < store->segment_count; i++) {
     const struct segment *s = &store->segments[i];
-    if (s->state != SEGMENT_CLOSED || s->releasing)
+    /* Damage recovery found waits until the open has recorded what it
+     * means. */
+    if (s->state != SEGMENT_CLOSED || s->releasing ||
+        s->damage == DAMAGE_EVIDENCE)
       continue;
     uint64_t live = live_bytes (s);
     if (s->readin_records && s->live_records)
@@ -155,24 +161,6 @@ heat_up (struct vswap_store *store, uint64_t page)
   vswap_bitmap_set (store->heat_low, page, !low);
 }
 
-/* The head whose unsealed part holds the record PAGE maps to, or NULL.
- * Records get their sequence when their chunk is sealed, so a newer
- * record of a page must not go to another head while an older one waits
- * unsealed: the other head could seal first, and recovery would replay
- * the older record last. */
-static struct head *
-unsealed_head_of (struct vswap_store *store, uint64_t page)
-{
-  const vswap_map_entry e = store->map[page];
-  if (!vswap_map_is_stored (e))
-    return NULL;
-  uint32_t offset;
-  const int segment = vswap_segment_of_address (store, vswap_map_address (e),
-                                                &offset);
-  struct head *head = vswap_head_of_segment (store, (uint64_t) segment);
-  return head && offset >= head->written ? head : NULL;
-}
-
 struct head *
 vswap_head_for_write (struct vswap_store *store, uint64_t page, bool data)
 {
@@ -183,28 +171,15 @@ vswap_head_for_write (struct vswap_store *store, uint64_t page, bool data)
   if (++store->epoch_writes >= store->pages + 1)
     end_epoch (store);
 
-  struct head *const pending = unsealed_head_of (store, page);
-  if (pending)
-    return pending;
-  /* Only a record the map points at may go to the cold head: a SAME or
-   * ZERO record leaves no address behind, and the rule above could not
-   * keep the page's next record in the same head.  Not with a write
-   * buffer either: it keeps the user head's image only, and a killed
-   * server would lose what the cold head had not written out. */
+  /* Only a data record may go to the cold head (tombstones and same-filled
+   * pages are small, and say nothing of temperature).  Not with a write
+   * buffer: it keeps the user head's image only, and a killed server
+   * would lose what the cold head had not written out.  A page's records
+   * may sit in both heads: their stamps order them. */
   if (store->separate && !hot && data && !store->write_buffer &&
       vswap_map_is_stored (store->map[page]))
     return store->gc_head;
   return store->user_head;
-}
-
-int
-vswap_head_order_for_tombstone (struct vswap_store *store)
-{
-  /* An open chunk in the cold head may hold cold user records (and GC
-   * copies, whose pages' writes follow them there; see collect). */
-  if (store->gc_head == store->user_head || !store->gc_head->chunk_open)
-    return 0;
-  return vswap_head_seal (store, store->gc_head, 0);
 }
 
 /* Where GC copies a record of PAGE that takes SIZE bytes from a segment
@@ -250,15 +225,22 @@ oldest_other_content (const struct vswap_store *store, uint64_t victim)
   return oldest;
 }
 
-/* Copy the part of a ZERO or TRIM range whose pages are still in the state
- * it set.  Pages written since must not be covered by a copy, which would
- * replay after their newer records and wipe them. */
+/* The map state a range tombstone of KIND sets. */
+static vswap_map_entry
+tombstone_state (uint8_t kind)
+{
+  return kind == VSWAP_RECORD_ZERO ? VSWAP_MAP_ZERO
+    : kind == VSWAP_RECORD_LOST ? VSWAP_MAP_DAMAGED : VSWAP_MAP_UNMAPPED;
+}
+
+/* Copy the part of a ZERO, TRIM or LOST range whose pages are still in
+ * the state it set, with its stamp (the copy is the same event).  Pages
+ * written since need no copy: their newer record wins anyway. */
 static int
 relocate_tombstone (struct vswap_store *store,
                     const struct vswap_record_header *r)
 {
-  const vswap_map_entry state = r->kind == VSWAP_RECORD_ZERO ?
-    VSWAP_MAP_ZERO : VSWAP_MAP_UNMAPPED;
+  const vswap_map_entry state = tombstone_state (r->kind);
   uint64_t page = r->logical_page;
   const uint64_t end = page + r->count;
 
@@ -276,6 +258,7 @@ relocate_tombstone (struct vswap_store *store,
         .count = (uint32_t) (page - start),
         .kind = r->kind,
         .flags = VSWAP_RECORD_RELOCATED,
+        .stamp = r->stamp,
       };
       uint32_t address;
       const int ret = vswap_head_append (store, store->gc_head, &copy, NULL,
@@ -286,6 +269,29 @@ relocate_tombstone (struct vswap_store *store,
       STAT_ADD (store, gc_bytes_moved, VSWAP_RECORD_HEADER_SIZE);
     }
   }
+  return 0;
+}
+
+/* PAGE's newest record does not verify any more (it rotted on the
+ * medium): the page reads as an error from now on, and a LOST record says
+ * so durably, so that the copy GC would otherwise make (or an older
+ * version elsewhere) is never taken for its content. */
+static int
+lose_page (struct vswap_store *store, uint64_t page)
+{
+  struct vswap_record_header lost = {
+    .logical_page = (uint32_t) page,
+    .count = 1,
+    .kind = VSWAP_RECORD_LOST,
+  };
+  uint32_t address;
+  const int r = vswap_head_append (store, store->gc_head, &lost, NULL,
+                                   &address);
+  if (r < 0)
+    return r;
+  vswap_map_release (store, page);
+  store->map[page] = VSWAP_MAP_DAMAGED;
+  STAT_ADD (store, pages_lost, 1);
   return 0;
 }
 
@@ -367,6 +373,7 @@ vswap_segment_free (struct vswap_store *store, uint64_t index)
   s->generation = 0;
   s->erase_count++;
   s->state = SEGMENT_FREE;
+  s->damage = DAMAGE_NONE;
   s->data_records = s->data_bytes = s->state_records = 0;
   s->live_records = s->readin_records = 0;
   s->write_offset = 0;
@@ -398,89 +405,123 @@ collect (struct vswap_store *store, uint64_t victim)
   uint32_t length = s->write_offset ? s->write_offset : store->segment_size;
   if (s->live_records == 0 && s->state_records == 0 && !holds_lifetime)
     length = 0;
-  /* Nothing else frees or reopens a segment while we collect, so the
-   * victim stays as it is; its records can only die meanwhile, and which
-   * are still live is decided below, under the lock. */
-  pthread_mutex_unlock (&store->lock);
-  r = vswap_medium_read (store->medium, buffer, length, base);
-  pthread_mutex_lock (&store->lock);
-  if (r < 0) {
-    STAT_ADD (store, io_errors, 1);
-    return r;
-  }
-  STAT_ADD (store, media_read_bytes, length);
-  if (store->failed)
-    return store->failed;
   const uint64_t oldest_other = oldest_other_content (store, victim);
-  /* Copies no map entry points at: see the end. */
-  bool unmapped_copies = false;
+  bool unknowns = false;
+  /* A victim whose walk finds damage is read again (a bit flipped on the
+   * way is not damage on the medium): its live records are copied as the
+   * walks find them, and a record copied once is not live here any more. */
+  for (int attempt = 0; attempt < 3; attempt++) {
+    /* Nothing else frees or reopens a segment while we collect, so the
+     * victim stays as it is; its records can only die meanwhile, and
+     * which are still live is decided below, under the lock. */
+    pthread_mutex_unlock (&store->lock);
+    r = vswap_medium_read (store->medium, buffer, length, base);
+    pthread_mutex_lock (&store->lock);
+    if (r < 0) {
+      STAT_ADD (store, io_errors, 1);
+      return r;
+    }
+    STAT_ADD (store, media_read_bytes, length);
+    if (store->failed)
+      return store->failed;
+    if (attempt > 0)
+      STAT_ADD (store, read_retries, 1);
 
-  uint32_t offset = 0;
-  while (offset + VSWAP_CHUNK_HEADER_SIZE <= length) {
-    struct vswap_chunk_header chunk;
-    if (!vswap_chunk_header_decode (buffer + offset, &chunk) ||
-        memcmp (chunk.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) != 0 ||
-        chunk.generation != s->generation ||
-        chunk.length < VSWAP_CHUNK_HEADER_SIZE ||
-        offset + chunk.length > length)
+    bool bad_live = false;
+    unknowns = false;
+    struct walk w;
+    struct walk_chunk c;
+    struct walk_record rec;
+    walk_start (&w, store, victim, s->generation, buffer, length, false);
+    while (walk_next_chunk (&w, &c)) {
+      while (walk_next_record (&w, &c, &rec)) {
+        const struct vswap_record_header *h = &rec.header;
+        const uint32_t address = (uint32_t) ((base + rec.offset)
+                                             >> store->address_shift);
+        switch (h->kind) {
+        case VSWAP_RECORD_LIFETIME:
+          if (address == store->lifetime_address && rec.payload_ok) {
+            uint32_t moved;
+            r = vswap_head_append_encoded (store, store->gc_head,
+                                           buffer + rec.offset, rec.size,
+                                           false, &moved);
+            if (r == 0)
+              store->lifetime_address = moved;
+          }
+          break;
+        case VSWAP_RECORD_ZERO:
+        case VSWAP_RECORD_TRIM:
+        case VSWAP_RECORD_LOST:
+          if (oldest_other < h->stamp)
+            r = relocate_tombstone (store, h);
+          break;
+        case VSWAP_RECORD_SUMMARY: {
+          /* A summary of a chunk elsewhere lives as long as that chunk. */
+          struct vswap_summary sum;
+          if (rec.payload_ok &&
+              vswap_summary_decode_header (buffer + rec.offset
+                                           + VSWAP_RECORD_HEADER_SIZE,
+                                           h->payload_length, &sum) &&
+              sum.segment != victim && sum.segment < store->segment_count &&
+              (store->segments[sum.segment].generation == sum.generation ||
+               store->segments[sum.segment].stale_generation
+               == sum.generation)) {
+            uint32_t moved;
+            r = vswap_head_append_encoded (store, store->gc_head,
+                                           buffer + rec.offset, rec.size,
+                                           false, &moved);
+          }
+          break;
+        }
+        case VSWAP_RECORD_RAW:
+        case VSWAP_RECORD_ZSTD:
+        case VSWAP_RECORD_SAME:
+          if (h->logical_page >= store->pages)
+            break;
+          if (!rec.payload_ok) {
+            const vswap_map_entry e = store->map[h->logical_page];
+            if (vswap_map_is_stored (e) && vswap_map_address (e) == address)
+              bad_live = true;  /* decided after the last attempt */
+            break;
+          }
+          r = relocate_data (store, buffer + rec.offset, h, address, s->cold);
+          break;
+        default:
+          break;                /* PAD */
+        }
+        if (r < 0)
+          return r;
+      }
+      unknowns |= c.unknowns;
+    }
+    if (!unknowns && !bad_live)
       break;
-
-    uint32_t at = offset + vswap_chunk_records_start (store->address_shift);
-    for (uint32_t i = 0; i < chunk.record_count; i++) {
-      struct vswap_record_header rec;
-      if (at + VSWAP_RECORD_HEADER_SIZE > offset + chunk.length ||
-          !vswap_record_header_decode (buffer + at, store->seed,
-                                       chunk.generation, &rec))
-        break;              /* damaged: what follows cannot be parsed */
-      const uint32_t size = vswap_record_size (rec.payload_length,
-                                               store->address_shift);
-      if (at + size > offset + chunk.length)
-        break;
-      const uint32_t address = (uint32_t) ((base + at)
-                                           >> store->address_shift);
-      if (rec.kind == VSWAP_RECORD_LIFETIME) {
-        if (address == store->lifetime_address) {
-          uint32_t moved;
-          r = vswap_head_append_encoded (store, store->gc_head, buffer + at,
-                                         size, false, &moved);
-          if (r == 0)
-            store->lifetime_address = moved;
-          unmapped_copies = true;
-        }
-      }
-      else if (rec.kind == VSWAP_RECORD_ZERO ||
-               rec.kind == VSWAP_RECORD_TRIM) {
-        if (oldest_other < chunk.sequence) {
-          r = relocate_tombstone (store, &rec);
-          unmapped_copies = true;
-        }
-      }
-      else if (rec.logical_page < store->pages) {
-        r = relocate_data (store, buffer + at, &rec, address, s->cold);
-        unmapped_copies |= rec.kind == VSWAP_RECORD_SAME;
-      }
+  }
+  /* Damage recovery saw is accounted for: what the damaged records were
+   * is in summaries and LOST records elsewhere, or did not matter. */
+  if (s->damage == DAMAGE_KNOWN)
+    unknowns = false;
+  /* A live record that does not verify on any read has rotted: its page
+   * is lost, and says so durably before the victim may go. */
+  for (uint64_t page = 0; s->live_records != 0 && !unknowns &&
+         page < store->pages; page++) {
+    const vswap_map_entry e = store->map[page];
+    if (vswap_map_is_stored (e) &&
+        vswap_segment_of_address (store, vswap_map_address (e), NULL)
+        == (int) victim) {
+      r = lose_page (store, page);
       if (r < 0)
         return r;
-      at += size;
     }
-    offset = round_up (offset + chunk.length, store->write_unit);
   }
-
-  /* A record gets its sequence when its chunk is sealed.  A page's next
-   * write follows a data copy into its head (vswap_head_for_write), but
-   * nothing leads a write to a tombstone, same-filled or lifetime copy:
-   * seal those before a write to their pages can be sealed in the other
-   * head, or recovery would replay the old copy last. */
-  if (unmapped_copies) {
-    r = vswap_head_seal (store, store->gc_head, 0);
-    if (r < 0)
-      return r;
-  }
-  if (s->live_records != 0) {
-    /* A damaged record hid some live ones from the parser: their pages
-     * still read (or fail) through their own addresses, so keep the
-     * segment as it is and never pick it again. */
+  if (unknowns || s->live_records != 0) {
+    /* Records whose headers do not verify: which pages they held, and
+     * whether a tombstone among them is still needed, is unknown here.
+     * The segment keeps them for recovery to judge (with the chunks'
+     * summaries), and is never collected again: a segment that rots is
+     * retired, as a flash controller retires a bad block. */
     s->state = SEGMENT_PINNED;
+    STAT_ADD (store, segments_retired, 1);
     return 0;
   }
   /* Before the victim goes, everything that supersedes its records must
@@ -564,10 +605,11 @@ release_victims (struct vswap_store *store, bool seal)
 bool
 vswap_gc_short_of (const struct vswap_store *store, uint64_t target)
 {
-  /* A releasing segment is as good as free: a seal and a flush free it,
-   * and need no segment (see make_room). */
-  return store->free_segments + store->releasing <= target ||
-    (store->free_segments == 0 && store->releasing != 0);
+  /* A releasing segment is not as good as free: a seal and a flush free
+   * it, but a crash first brings its records back to life, and the next
+   * open must find free segments to collect into (it has no head open,
+   * and must write what recovery found before anything else). */
+  return store->free_segments <= target;
 }
 
 /* The user head has just filled its segment, no segment is free, and the
@@ -587,9 +629,10 @@ vswap_gc_borrow_head (struct vswap_store *store, uint32_t size)
 {
   struct head *const gc = store->gc_head;
 
-  if (gc == store->user_head || gc->segment < 0 || store->free_segments != 0
-      || store->releasing == 0 || store->collecting || store->write_buffer
-      || vswap_gc_is_collector (store))
+  if (gc == store->user_head || gc->segment < 0 ||
+      store->free_segments > store->reserve || store->releasing == 0 ||
+      store->collecting || store->write_buffer ||
+      vswap_gc_is_collector (store))
     return NULL;
   const uint32_t need = size + (gc->chunk_open ? 0 :
                                 vswap_chunk_records_start

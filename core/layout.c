@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "segment_walk.h"
 #include "store_internal.h"
 
 static int
@@ -34,70 +35,59 @@ emit_superblocks (struct vswap_store *store,
   return 0;
 }
 
-/* Emit the chunks and records of one segment image, as far as its chain
- * of chunk headers goes. */
+/* Emit the chunks and records of one segment image, as recovery walks
+ * it (past damage). */
 static int
-emit_segment (struct vswap_store *store, uint64_t segment,
-              const uint8_t *image,
+emit_segment (struct vswap_store *store, uint64_t segment, uint8_t *image,
               int (*emit) (void *, const struct vswap_structure *),
               void *opaque)
 {
   const struct segment *seg = &store->segments[segment];
   const uint64_t base = segment_offset (store, segment);
-  uint32_t offset = 0;
-  uint64_t previous = 0;
+  struct walk w;
+  struct walk_chunk c;
+  struct walk_record rec;
   int r;
 
-  while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
-    struct vswap_chunk_header h;
-    if (!vswap_chunk_header_decode (image + offset, &h) ||
-        memcmp (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) != 0 ||
-        h.generation != seg->generation || h.sequence <= previous ||
-        h.length < VSWAP_CHUNK_HEADER_SIZE ||
-        h.length > store->segment_size - offset)
-      break;
-    previous = h.sequence;
-    struct vswap_structure s = {
-      .kind = VSWAP_STRUCTURE_CHUNK_HEADER,
-      .offset = base + offset,
-      .length = VSWAP_CHUNK_HEADER_SIZE,
-      .segment = segment,
-      .order = h.sequence,
-    };
-    if ((r = emit (opaque, &s)) != 0)
-      return r;
-    uint32_t at = vswap_chunk_records_start (store->address_shift);
-    for (uint32_t i = 0; i < h.record_count; i++) {
-      struct vswap_record_header rec;
-      if (at + VSWAP_RECORD_HEADER_SIZE > h.length ||
-          !vswap_record_header_decode (image + offset + at, store->seed,
-                                       h.generation, &rec))
-        break;
-      const uint64_t address = (base + offset + at) >> store->address_shift;
-      s = (struct vswap_structure) {
-        .kind = VSWAP_STRUCTURE_RECORD_HEADER,
-        .offset = base + offset + at,
-        .length = VSWAP_RECORD_HEADER_SIZE,
+  walk_start (&w, store, segment, seg->generation, image,
+              store->segment_size, false);
+  while (walk_next_chunk (&w, &c)) {
+    if (c.header_ok) {
+      const struct vswap_structure s = {
+        .kind = VSWAP_STRUCTURE_CHUNK_HEADER,
+        .offset = base + c.offset,
+        .length = VSWAP_CHUNK_HEADER_SIZE,
         .segment = segment,
-        .record_kind = rec.kind,
-        .page = rec.logical_page,
-        .count = rec.count,
-        .order = h.sequence,
-        .mapped = rec.logical_page < store->pages &&
-          store->map[rec.logical_page] == vswap_map_stored ((uint32_t) address),
+        .order = c.header.sequence,
       };
       if ((r = emit (opaque, &s)) != 0)
         return r;
-      if (rec.payload_length) {
+    }
+    while (walk_next_record (&w, &c, &rec)) {
+      const uint64_t address = (base + rec.offset) >> store->address_shift;
+      const struct vswap_record_header *h = &rec.header;
+      struct vswap_structure s = {
+        .kind = VSWAP_STRUCTURE_RECORD_HEADER,
+        .offset = base + rec.offset,
+        .length = VSWAP_RECORD_HEADER_SIZE,
+        .segment = segment,
+        .record_kind = h->kind,
+        .page = h->logical_page,
+        .count = h->count,
+        .order = h->stamp,
+        .mapped = h->logical_page < store->pages &&
+          store->map[h->logical_page] == vswap_map_stored ((uint32_t) address),
+      };
+      if ((r = emit (opaque, &s)) != 0)
+        return r;
+      if (h->payload_length) {
         s.kind = VSWAP_STRUCTURE_PAYLOAD;
         s.offset += VSWAP_RECORD_HEADER_SIZE;
-        s.length = rec.payload_length;
+        s.length = h->payload_length;
         if ((r = emit (opaque, &s)) != 0)
           return r;
       }
-      at += vswap_record_size (rec.payload_length, store->address_shift);
     }
-    offset = round_up (offset + h.length, store->write_unit);
   }
   return 0;
 }

@@ -73,38 +73,12 @@ vswap_map_point (struct vswap_store *store, uint64_t page, uint32_t address)
     .live_records++;
 }
 
-/* Take a free segment for HEAD.  Wear levelling starts here: the least
- * erased free segment is taken first. */
+/* Give HEAD the least erased free segment (wear levelling starts here),
+ * erased first if it needs it.  No collection: the caller decided that it
+ * may take one. */
 static int
-open_segment (struct vswap_store *store, struct head *head, bool tombstone)
+take_segment (struct vswap_store *store, struct head *head)
 {
-  int r;
-
-  /* The user head leaves the reserve to GC, so that GC always has
-   * somewhere to copy live records to.  GC's own copies may use it. */
-  while (!vswap_gc_is_collector (store) &&
-         vswap_gc_short_of (store, store->reserve)) {
-    if (store->collecting) {
-      /* GC runs, with the lock let go while it waits for the medium:
-       * wait for its result rather than take the reserve. */
-      pthread_cond_wait (&store->gc_done, &store->lock);
-      if (head->segment >= 0)
-        return 0;
-      continue;
-    }
-    r = vswap_gc_make_room (store);
-    /* A full store must still take trims, or it could never empty: a
-     * tombstone may borrow one reserved segment (GC needs only one). */
-    if (r == -ENOSPC && tombstone && store->free_segments > 1)
-      r = 0;
-    if (r < 0)
-      return r;
-    /* GC may have opened a segment for this very head (one open segment
-     * shared by user and GC). */
-    if (head->segment >= 0)
-      return 0;
-    break;
-  }
   if (store->free_segments == 0)
     return -ENOSPC;
 
@@ -135,6 +109,7 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   s->state = SEGMENT_OPEN;
   s->cold = head == store->gc_head && head != store->user_head;
   s->generation = ++store->sequence;
+  store->seals++;
   s->last_sequence = s->generation;
   s->data_records = s->data_bytes = s->state_records = 0;
   s->live_records = s->readin_records = 0;
@@ -147,6 +122,44 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   head->chunk_open = false;
   head->chunk_records = 0;
   vswap_buffer_note (store);
+  return 0;
+}
+
+/* Take a free segment for HEAD, collecting first when free segments are
+ * down to the reserve. */
+static int
+open_segment (struct vswap_store *store, struct head *head, bool tombstone)
+{
+  int r;
+
+  /* The user head leaves the reserve to GC, so that GC always has
+   * somewhere to copy live records to.  GC's own copies may use it. */
+  while (!vswap_gc_is_collector (store) &&
+         vswap_gc_short_of (store, store->reserve)) {
+    if (store->collecting) {
+      /* GC runs, with the lock let go while it waits for the medium:
+       * wait for its result rather than take the reserve. */
+      pthread_cond_wait (&store->gc_done, &store->lock);
+      if (head->segment >= 0)
+        return 0;
+      continue;
+    }
+    r = vswap_gc_make_room (store);
+    /* A full store must still take trims, or it could never empty: a
+     * tombstone may borrow one reserved segment (GC needs only one). */
+    if (r == -ENOSPC && tombstone && store->free_segments > 1)
+      r = 0;
+    if (r < 0)
+      return r;
+    /* GC may have opened a segment for this very head (one open segment
+     * shared by user and GC). */
+    if (head->segment >= 0)
+      return 0;
+    break;
+  }
+  r = take_segment (store, head);
+  if (r < 0)
+    return r;
   vswap_gc_nudge (store);
   /* Without the background collector, while hot and cold data are kept
    * apart, collect now that this segment took the free ones down to the
@@ -164,6 +177,238 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   return 0;
 }
 
+/* ---- summaries (doc/on-medium-format.md, "Chunk summaries") ---- */
+
+/* A summary starts at least this far after the end of the chunk it
+ * describes, so that one run of garbage does not take a record's header
+ * and its summary entry both. */
+#define SUMMARY_DISTANCE 512
+
+/* The entries of P from FIRST on that one SUMMARY record takes: at most
+ * VSWAP_SUMMARY_MAX_ENTRIES encoded entries (a range takes two), with
+ * stamps within 2^32 - 1 of the lowest (*BASE).  Returns the end; *ENCODED
+ * is the number of encoded entries. */
+static uint32_t
+summary_group (const struct pending_summary *p, uint32_t first,
+               uint64_t *base, uint32_t *encoded)
+{
+  uint64_t low = UINT64_MAX, high = 0;
+  uint32_t n = 0, i;
+
+  for (i = first; i < p->count; i++) {
+    const struct summary_entry *e = &p->entries[i];
+    const uint32_t take = e->count != 1 ? 2 : 1;
+    const uint64_t l = e->stamp < low ? e->stamp : low;
+    const uint64_t h = e->stamp > high ? e->stamp : high;
+    if (n + take > VSWAP_SUMMARY_MAX_ENTRIES ||
+        h - l >= VSWAP_SUMMARY_COUNT_DELTA)
+      break;
+    low = l;
+    high = h;
+    n += take;
+  }
+  *base = low;
+  *encoded = n;
+  return i;
+}
+
+/* Work out the records P takes, and their bytes, a PAD included. */
+static void
+summary_measure (const struct vswap_store *store, struct pending_summary *p)
+{
+  p->room = vswap_record_size (SUMMARY_DISTANCE, store->address_shift);
+  p->records = 1;
+  for (uint32_t i = 0; i < p->count; ) {
+    uint64_t base;
+    uint32_t encoded;
+    i = summary_group (p, i, &base, &encoded);
+    p->room += vswap_record_size (VSWAP_SUMMARY_HEADER
+                                  + encoded * VSWAP_SUMMARY_ENTRY,
+                                  store->address_shift);
+    p->records++;
+  }
+}
+
+static uint32_t
+summary_room (const struct pending_summary *p)
+{
+  return p && p->present ? p->room : 0;
+}
+
+static uint32_t
+summary_record_count (const struct pending_summary *p)
+{
+  return p && p->present ? p->records : 0;
+}
+
+/* Put a record at HEAD's fill point, inside its open chunk.  The caller
+ * made room. */
+static void
+place (struct vswap_store *store, struct head *head,
+       struct vswap_record_header *h, const uint8_t *payload)
+{
+  const uint32_t size = vswap_record_size (h->payload_length,
+                                           store->address_shift);
+  uint8_t *where = head->buffer + head->fill;
+
+  assert (head->chunk_open);
+  assert ((uint64_t) head->fill + size <= store->segment_size);
+  if (h->stamp == 0)
+    h->stamp = ++store->sequence;
+  vswap_record_header_encode (h, store->seed, head->generation, where);
+  if (h->payload_length)
+    memcpy (where + VSWAP_RECORD_HEADER_SIZE, payload, h->payload_length);
+  memset (where + VSWAP_RECORD_HEADER_SIZE + h->payload_length, 0,
+          size - VSWAP_RECORD_HEADER_SIZE - h->payload_length);
+  head->fill += size;
+  head->chunk_records++;
+}
+
+/* Encode the SUMMARY record of P's entries [FIRST, END) (stamps from BASE)
+ * into PAYLOAD; returns its length. */
+static uint16_t
+summary_payload (const struct pending_summary *p, uint32_t first,
+                 uint32_t end, uint64_t base, uint32_t encoded,
+                 uint8_t *payload)
+{
+  const struct vswap_summary sh = {
+    .segment = p->segment,
+    .generation = p->generation,
+    .offset = p->offset,
+    .entries = encoded,
+    .sequence = p->sequence,
+    .base = base,
+  };
+  vswap_summary_encode_header (&sh, payload);
+  uint8_t *e = payload + VSWAP_SUMMARY_HEADER;
+  for (uint32_t i = first; i < end; i++) {
+    const struct summary_entry *x = &p->entries[i];
+    vswap_put32 (e, x->page);
+    vswap_put32 (e + 4, (uint32_t) (x->stamp - base));
+    e += VSWAP_SUMMARY_ENTRY;
+    if (x->count != 1) {
+      vswap_put32 (e, x->count);
+      vswap_put32 (e + 4, VSWAP_SUMMARY_COUNT_DELTA);
+      e += VSWAP_SUMMARY_ENTRY;
+    }
+  }
+  assert (e == payload + VSWAP_SUMMARY_HEADER
+          + encoded * VSWAP_SUMMARY_ENTRY);
+  return (uint16_t) (e - payload);
+}
+
+/* Write the summary P as records into HEAD's open chunk (which has room:
+ * see reserve), and forget it. */
+static void
+place_summary (struct vswap_store *store, struct head *head,
+               struct pending_summary *p)
+{
+  if (!p->present)
+    return;
+  /* Too close behind the chunk it describes: push it further.  (With
+   * address units of 512 bytes or more the chunk header already does.) */
+  if (p->segment == (uint64_t) head->segment &&
+      head->fill < p->end + SUMMARY_DISTANCE) {
+    static const uint8_t zeros[SUMMARY_DISTANCE];
+    const uint32_t unit = UINT32_C (1) << store->address_shift;
+    uint32_t size = (uint32_t) round_up (p->end + SUMMARY_DISTANCE
+                                         - head->fill, unit);
+    if (size < VSWAP_RECORD_HEADER_SIZE)
+      size = (uint32_t) round_up (VSWAP_RECORD_HEADER_SIZE, unit);
+    assert (size - VSWAP_RECORD_HEADER_SIZE <= sizeof zeros);
+    struct vswap_record_header pad = {
+      .kind = VSWAP_RECORD_PAD,
+      .payload_length = (uint16_t) (size - VSWAP_RECORD_HEADER_SIZE),
+    };
+    pad.payload_checksum = vswap_payload_checksum (zeros, pad.payload_length,
+                                                   store->seed, 0);
+    place (store, head, &pad, zeros);
+  }
+  uint8_t payload[VSWAP_PAGE_SIZE];
+  const bool elsewhere = p->segment != (uint64_t) head->segment;
+  for (uint32_t i = 0; i < p->count; ) {
+    uint64_t base;
+    uint32_t encoded;
+    const uint32_t end = summary_group (p, i, &base, &encoded);
+    struct vswap_record_header h = {
+      .kind = VSWAP_RECORD_SUMMARY,
+      .payload_length = summary_payload (p, i, end, base, encoded, payload),
+    };
+    h.payload_checksum = vswap_payload_checksum (payload, h.payload_length,
+                                                 store->seed, 0);
+    place (store, head, &h, payload);
+    /* GC must move a summary of a chunk elsewhere while that chunk
+     * lives. */
+    if (elsewhere)
+      store->segments[head->segment].state_records++;
+    i = end;
+  }
+  p->present = false;
+}
+
+/* Make P the summary of the chunk of HEAD that starts at START, ends
+ * (padded) at END and was sealed as SEQUENCE: the pages of its records. */
+static void
+summarise (struct vswap_store *store, const struct head *head,
+           struct pending_summary *p, uint32_t start, uint32_t end,
+           uint64_t sequence)
+{
+  const uint8_t *chunk = head->buffer + start;
+  const uint32_t length = vswap_get32 (chunk + 40);
+
+  p->count = 0;
+  for (uint32_t at = vswap_chunk_records_start (store->address_shift);
+       at + VSWAP_RECORD_HEADER_SIZE <= length; ) {
+    struct vswap_record_header r;
+    const bool ok = vswap_record_header_decode (chunk + at, store->seed,
+                                                head->generation, &r);
+    assert (ok);
+    (void) ok;
+    if (vswap_record_kind_is_page (r.kind)) {
+      assert (p->count < VSWAP_MAX_CHUNK_RECORDS);
+      p->entries[p->count++] = (struct summary_entry) {
+        .page = r.logical_page, .count = r.count, .stamp = r.stamp,
+      };
+    }
+    at += vswap_record_size (r.payload_length, store->address_shift);
+  }
+  p->present = p->count > 0;    /* no page records: nothing to lose */
+  p->segment = (uint64_t) head->segment;
+  p->generation = head->generation;
+  p->offset = start;
+  p->end = end;
+  p->sequence = sequence;
+  if (p->present)
+    summary_measure (store, p);
+}
+
+int
+vswap_append_summary (struct vswap_store *store, struct head *head,
+                      const struct pending_summary *summary)
+{
+  uint8_t payload[VSWAP_PAGE_SIZE];
+  int r = 0;
+  /* Even with no entries: a summary says the chunk is accounted for. */
+  for (uint32_t i = 0; r == 0 && (i < summary->count || i == 0); ) {
+    uint64_t base;
+    uint32_t encoded;
+    const uint32_t end = summary_group (summary, i, &base, &encoded);
+    struct vswap_record_header h = {
+      .kind = VSWAP_RECORD_SUMMARY,
+      .payload_length = summary_payload (summary, i, end, base, encoded,
+                                         payload),
+    };
+    h.payload_checksum = vswap_payload_checksum (payload, h.payload_length,
+                                                 store->seed, 0);
+    uint32_t address;
+    r = vswap_head_append (store, head, &h, payload, &address);
+    if (end == 0)
+      break;
+    i = end;
+  }
+  return r;
+}
+
 int
 vswap_head_seal (struct vswap_store *store, struct head *head,
                  uint32_t flags)
@@ -172,6 +417,10 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
     return 0;
   if (store->failed)
     return store->failed;
+
+  /* The last chunk's summary goes out with this one (reserve kept room
+   * for it). */
+  place_summary (store, head, &head->summary);
 
   struct segment *s = &store->segments[head->segment];
   uint8_t *chunk = head->buffer + head->chunk_start;
@@ -189,6 +438,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
   };
   memcpy (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE);
   vswap_chunk_header_encode (&h, chunk);
+  store->seals++;
 
   assert (head->written == head->chunk_start);
   const uint32_t end = round_up (head->fill, store->write_unit);
@@ -213,6 +463,8 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
   STAT_ADD (store, media_writes, 1);
   if (head->written == 0)
     s->stale_generation = 0;    /* the old content is now unreachable */
+  summarise (store, head, &head->summary, head->chunk_start, end,
+             h.sequence);
   head->fill = head->written = end;
   s->write_offset = end;
   head->chunk_open = false;
@@ -255,39 +507,14 @@ open_chunk (struct vswap_store *store, struct head *head)
   head->chunk_records = 0;
 }
 
-/* Does HEAD's unsealed part hold the record a page of [FIRST, FIRST +
- * COUNT) maps to? */
-static bool
-holds_unsealed (const struct vswap_store *store, const struct head *head,
-                uint64_t first, uint64_t count)
-{
-  if (head->segment < 0 || !head->chunk_open)
-    return false;
-  const uint64_t end = first + count < store->pages ? first + count
-    : store->pages;
-  for (uint64_t page = first; page < end; page++) {
-    const vswap_map_entry e = store->map[page];
-    uint32_t offset;
-    if (vswap_map_is_stored (e) &&
-        vswap_segment_of_address (store, vswap_map_address (e), &offset)
-        == head->segment && offset >= head->written)
-      return true;
-  }
-  return false;
-}
-
 /* Make room for SIZE record bytes in *HEADP (opening a chunk if needed)
- * and return where they go.  The record is of pages [FIRST, FIRST +
- * COUNT).  A user data record (DATA: RAW or ZSTD, which the map will
- * point at) may go to the GC head instead (see vswap_gc_borrow_head):
- * *HEADP says where it went.  Only such a record: the page's next write
- * then follows it there (vswap_head_for_write), whereas nothing leads
- * the next write after a ZERO, TRIM or SAME record, which could then be
- * sealed after that write and replayed last. */
+ * and return where they go.  A user data record (DATA: RAW or ZSTD) may
+ * go to the GC head instead (see vswap_gc_borrow_head): *HEADP says where
+ * it went.  Every record carries its stamp, so a page's records may sit
+ * in any heads. */
 static int
 reserve (struct vswap_store *store, struct head **headp, uint32_t size,
-         bool tombstone, bool data, uint64_t first, uint64_t count,
-         uint8_t **where, uint32_t *address)
+         bool tombstone, bool data, uint8_t **where, uint32_t *address)
 {
   struct head *const own = *headp;
   struct head *head = own;
@@ -295,12 +522,22 @@ reserve (struct vswap_store *store, struct head **headp, uint32_t size,
 
   if (store->failed)
     return store->failed;
-  const uint64_t collections = store->collections;
   for (;;) {
     if (head->segment >= 0) {
+      /* A chunk holds at most VSWAP_MAX_CHUNK_RECORDS records, its
+       * predecessor's summary included. */
+      if (head->chunk_open &&
+          head->chunk_records + 2 + summary_record_count (&head->summary)
+          > VSWAP_MAX_CHUNK_RECORDS) {
+        r = vswap_head_seal (store, head, 0);
+        if (r < 0)
+          return r;
+      }
+      /* The pending summary must still fit when the chunk is sealed. */
       const uint32_t need = size + (head->chunk_open ? 0
                                     : vswap_chunk_records_start
-                                    (store->address_shift));
+                                    (store->address_shift))
+        + summary_room (&head->summary);
       if ((uint64_t) head->fill + need <= store->segment_size)
         break;
       r = close_segment (store, head);
@@ -320,20 +557,6 @@ reserve (struct vswap_store *store, struct head **headp, uint32_t size,
     if (r < 0)
       return r;
   }
-  /* The caller chose HEAD for its record before a collection ran here
-   * (or while it waited for one): GC may have copied the record's page,
-   * or a page of its range, into the other head, where the copy waits
-   * unsealed.  Seal it, so that the copy gets the older sequence.  Only
-   * then: a seal pads the chunk, and a segment of several chunks holds
-   * fewer records.  (Copies no map entry points at, GC seals itself.) */
-  if (store->collections != collections && !vswap_gc_is_collector (store))
-    for (int i = 0; i < 2; i++)
-      if (&store->heads[i] != head &&
-          holds_unsealed (store, &store->heads[i], first, count)) {
-        r = vswap_head_seal (store, &store->heads[i], 0);
-        if (r < 0)
-          return r;
-      }
   if (!head->chunk_open)
     open_chunk (store, head);
   *where = head->buffer + head->fill;
@@ -381,27 +604,26 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
 
 int
 vswap_head_append (struct vswap_store *store, struct head *head,
-                   const struct vswap_record_header *header,
+                   struct vswap_record_header *header,
                    const void *payload, uint32_t *address)
 {
   const uint32_t size = vswap_record_size (header->payload_length,
                                            store->address_shift);
-  /* Tombstones and the lifetime record are small and must get through
-   * on a full store (see open_segment). */
-  const bool tombstone = header->kind == VSWAP_RECORD_ZERO ||
-    header->kind == VSWAP_RECORD_TRIM || header->kind == VSWAP_RECORD_LIFETIME;
+  /* Tombstones, summaries and the lifetime record are small and must get
+   * through on a full store (see open_segment). */
+  const bool tombstone = vswap_record_kind_is_range (header->kind) ||
+    header->kind == VSWAP_RECORD_LIFETIME ||
+    header->kind == VSWAP_RECORD_SUMMARY;
   uint8_t *where;
-  const uint64_t count = header->kind == VSWAP_RECORD_ZERO ||
-    header->kind == VSWAP_RECORD_TRIM ? header->count
-    : header->kind == VSWAP_RECORD_LIFETIME ? 0 : 1;
   int r = reserve (store, &head, size, tombstone,
-                   is_data_record (header->kind), header->logical_page,
-                   count, &where, address);
+                   is_data_record (header->kind), &where, address);
   if (r < 0)
     return r;
+  if (header->stamp == 0)
+    header->stamp = ++store->sequence;
   vswap_record_header_encode (header, store->seed, head->generation, where);
-  if (header->kind == VSWAP_RECORD_ZERO || header->kind == VSWAP_RECORD_TRIM
-      || header->kind == VSWAP_RECORD_SAME)
+  if (vswap_record_kind_is_range (header->kind) ||
+      header->kind == VSWAP_RECORD_SAME)
     store->segments[head->segment].state_records++;
   if (header->payload_length)
     memcpy (where + VSWAP_RECORD_HEADER_SIZE, payload,
@@ -417,11 +639,13 @@ vswap_head_append_encoded (struct vswap_store *store, struct head *head,
                            uint32_t *address)
 {
   uint8_t *where;
-  int r = reserve (store, &head, size, false, data, 0, 0, &where, address);
+  int r = reserve (store, &head, size, false, data, &where, address);
   if (r < 0)
     return r;
   memcpy (where, record, size);
   vswap_record_header_restamp (where, store->seed, head->generation);
+  if (where[6] == VSWAP_RECORD_SUMMARY)
+    store->segments[head->segment].state_records++;
   return commit (store, head, size, data);
 }
 
@@ -435,44 +659,127 @@ vswap_segment_count_data (struct vswap_store *store, uint32_t address,
   s->data_bytes += size;
 }
 
-int
-vswap_store_mark_durable (struct vswap_store *store)
+/* ---- durability markers ---- */
+
+/* Can HEAD take a marker chunk holding the summaries P and Q? */
+static bool
+marker_fits (const struct vswap_store *store, const struct head *head,
+             const struct pending_summary *p, const struct pending_summary *q)
 {
-  for (int i = 0; i < 2; i++) {
-    struct head *head = &store->heads[i];
-    if (i == 1 && store->gc_head == store->user_head)
-      break;
-    if (head->segment < 0 || head->chunk_open || head->written == 0 ||
-        head->written == head->marked ||
-        head->fill + vswap_chunk_records_start (store->address_shift)
-        > store->segment_size)
-      continue;
-    open_chunk (store, head);
-    const int r = vswap_head_seal (store, head, VSWAP_CHUNK_CLEAN);
+  return head->segment >= 0 && !head->chunk_open &&
+    (uint64_t) head->fill + vswap_chunk_records_start (store->address_shift)
+    + summary_room (p) + summary_room (q)
+    <= store->segment_size;
+}
+
+/* Write a marker chunk (flagged FLAGS) into HEAD, carrying its own pending
+ * summary and ADOPTED's (if not NULL). */
+static int
+write_marker (struct vswap_store *store, struct head *head,
+              struct head *adopted, uint32_t flags)
+{
+  open_chunk (store, head);
+  if (adopted)
+    place_summary (store, head, &adopted->summary);
+  /* vswap_head_seal places the head's own. */
+  const int r = vswap_head_seal (store, head, flags);
+  if (r == 0)
+    head->marked = head->written;
+  return r;
+}
+
+/* Write a marker (FLAGS: CLEAN) into every head that needs one.  A marker
+ * says that every chunk below it is complete, and the summaries of those
+ * chunks must then be on the medium: a head that cannot carry its own
+ * summary (no segment, no room, a chunk open) has it carried by the
+ * other's marker; if neither can, the head takes a fresh segment for it
+ * (its next write would need one anyway) when one is free beyond GC's
+ * reserve, or at a clean close (CLOSING) any free one; else no marker is
+ * written at all.  Never a collection: it would append copies that
+ * nothing here writes out.  CLOSING also puts a marker in each head that
+ * has a segment, even with nothing new: the next open appends after it. */
+static int
+mark_heads (struct vswap_store *store, uint32_t flags, bool closing)
+{
+  struct head *heads[2] = { store->user_head, store->gc_head };
+  const int count = store->gc_head == store->user_head ? 1 : 2;
+
+  for (int attempt = 0; attempt < 3; attempt++) {
+    bool own[2] = { false, false };
+    struct head *orphan[2] = { NULL, NULL };
+    struct head *stranded = NULL;
+
+    for (int i = 0; i < count; i++) {
+      struct head *h = heads[i];
+      const bool wanted = h->segment >= 0 && !h->chunk_open &&
+        (closing || h->summary.present ||
+         (h->written != 0 && h->written != h->marked));
+      own[i] = wanted && marker_fits (store, h, &h->summary, NULL);
+      if (h->summary.present && !own[i])
+        orphan[i] = h;
+    }
+    for (int i = 0; i < count && !stranded; i++) {
+      if (!orphan[i])
+        continue;
+      const int j = 1 - i;
+      if (j < count && !orphan[j] &&
+          marker_fits (store, heads[j], &heads[j]->summary,
+                       &orphan[i]->summary))
+        own[j] = true;          /* j carries i's summary */
+      else
+        stranded = orphan[i];
+    }
+    if (!stranded) {
+      for (int i = 0; i < count; i++) {
+        if (!own[i])
+          continue;
+        const int j = 1 - i;
+        const int r = write_marker (store, heads[i],
+                                    j < count ? orphan[j] : NULL, flags);
+        if (r < 0)
+          return r;
+      }
+      return 0;
+    }
+    /* A head with a chunk open will carry its summary itself, and the
+     * marker must wait for it. */
+    if (stranded->chunk_open)
+      return 0;
+    if (store->free_segments == 0 ||
+        (!closing && vswap_gc_short_of (store, store->reserve)))
+      return 0;
+    int r = 0;
+    if (stranded->segment >= 0)
+      r = close_segment (store, stranded);
+    if (r == 0)
+      r = take_segment (store, stranded);
     if (r < 0)
       return r;
-    head->marked = head->written;
   }
   return 0;
 }
 
 int
-vswap_head_close (struct vswap_store *store, struct head *head)
+vswap_store_mark_durable (struct vswap_store *store)
 {
-  if (head->segment < 0)
-    return 0;
-  /* With nothing pending, an empty chunk carries the mark, so that the
-   * segment's real last chunk is not taken for a torn write later. */
-  if (!head->chunk_open &&
-      head->fill + vswap_chunk_records_start (store->address_shift)
-      <= store->segment_size)
-    open_chunk (store, head);
-  const int r = vswap_head_seal (store, head, VSWAP_CHUNK_CLEAN);
-  if (r == 0) {
+  return mark_heads (store, VSWAP_CHUNK_CLEAN, false);
+}
+
+int
+vswap_store_close_heads (struct vswap_store *store)
+{
+  int r = vswap_store_seal_all (store);
+  if (r == 0)
+    r = mark_heads (store, VSWAP_CHUNK_CLEAN, true);
+  for (int i = 0; i < 2 && r == 0; i++) {
+    struct head *head = &store->heads[i];
+    if (head->segment < 0)
+      continue;
+    assert (!head->chunk_open);
     store->segments[head->segment].state = SEGMENT_CLOSED;
     head->segment = -1;
-    vswap_buffer_note (store);
   }
+  vswap_buffer_note (store);
   return r;
 }
 

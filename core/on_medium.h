@@ -23,16 +23,18 @@
 
 #include "uuid.h"
 
-#define VSWAP_FORMAT_VERSION 1
+#define VSWAP_FORMAT_VERSION 2
 #define VSWAP_SUPERBLOCK_MAGIC "VSWAPSB1"
-#define VSWAP_CHUNK_MAGIC "VSWAPCK1"
+#define VSWAP_CHUNK_MAGIC "VSWAPCK2"
 #define VSWAP_SUPERBLOCK_SIZE 128       /* bytes used at the segment start */
 #define VSWAP_CHUNK_HEADER_SIZE 64
 #define VSWAP_RECORD_HEADER_SIZE 32
 #define VSWAP_MIN_ADDRESS_SHIFT 4       /* records aligned to 16 bytes */
+#define VSWAP_MAX_CHUNK_RECORDS 4096    /* a chunk is sealed at this many */
 
-/* Record kinds.  Data records are read back; ZERO and TRIM are durable
- * tombstones for a range of pages. */
+/* Record kinds.  Data records are read back; ZERO, TRIM and LOST are
+ * durable tombstones for a range of pages; SUMMARY says which pages
+ * another chunk holds. */
 enum vswap_record_kind {
   VSWAP_RECORD_RAW = 1,         /* payload is the 4 KiB page */
   VSWAP_RECORD_ZSTD = 2,        /* payload is a zstd frame of the page */
@@ -40,7 +42,27 @@ enum vswap_record_kind {
   VSWAP_RECORD_ZERO = 4,        /* COUNT pages read as zero */
   VSWAP_RECORD_TRIM = 5,        /* COUNT pages unmapped */
   VSWAP_RECORD_LIFETIME = 6,    /* the store's lifetime counters */
+  VSWAP_RECORD_SUMMARY = 7,     /* the page records of another chunk */
+  VSWAP_RECORD_PAD = 8,         /* zeros, to place the next record */
+  VSWAP_RECORD_LOST = 9,        /* COUNT pages read as I/O errors */
 };
+
+/* Does a record of KIND set the state of pages (and so belong in its
+ * chunk's summary)? */
+static inline bool
+vswap_record_kind_is_page (uint8_t kind)
+{
+  return (kind >= VSWAP_RECORD_RAW && kind <= VSWAP_RECORD_TRIM) ||
+    kind == VSWAP_RECORD_LOST;
+}
+
+/* Does a record of KIND cover a range of COUNT pages? */
+static inline bool
+vswap_record_kind_is_range (uint8_t kind)
+{
+  return kind == VSWAP_RECORD_ZERO || kind == VSWAP_RECORD_TRIM ||
+    kind == VSWAP_RECORD_LOST;
+}
 
 /* The LIFETIME record's payload: a count, then that many little-endian
  * u64 counters in this order (new counters are only ever appended). */
@@ -70,9 +92,10 @@ enum vswap_lifetime_counter {
 
 /* Chunk flags. */
 #define VSWAP_CHUNK_LAST 1      /* the segment was closed after this chunk */
-#define VSWAP_CHUNK_CLEAN 2     /* the store was closed cleanly after it:
-                                   every chunk up to here is complete, and
-                                   the next open may append after it */
+#define VSWAP_CHUNK_CLEAN 2     /* a durability marker: every chunk of a
+                                   lower sequence is complete and flushed;
+                                   the last chunk of a clean close, after
+                                   which the next open may append */
 
 static inline void
 vswap_put16 (uint8_t *p, uint16_t v)
@@ -254,10 +277,13 @@ vswap_chunk_header_decode (const uint8_t *in, struct vswap_chunk_header *h)
 
 struct vswap_record_header {
   uint32_t logical_page;
-  uint32_t count;               /* pages covered: ZERO, TRIM; else 1 */
+  uint32_t count;               /* pages covered: ZERO, TRIM, LOST; 1 for
+                                   RAW, ZSTD, SAME; 0 for the others */
   uint16_t payload_length;
   uint8_t kind;
   uint8_t flags;
+  uint64_t stamp;               /* when the record was appended: the
+                                   newest record of a page wins */
   uint32_t payload_checksum;    /* seeded with store seed ^ logical page */
   uint64_t pattern;             /* SAME: the 8-byte word */
 };
@@ -270,45 +296,117 @@ vswap_record_header_encode (const struct vswap_record_header *r,
                             uint8_t out[VSWAP_RECORD_HEADER_SIZE])
 {
   vswap_put32 (out, r->logical_page);
-  vswap_put32 (out + 4, r->count);
-  vswap_put16 (out + 8, r->payload_length);
-  out[10] = r->kind;
-  out[11] = r->flags;
-  vswap_put32 (out + 12, r->payload_checksum);
-  vswap_put64 (out + 16, r->pattern);
-  vswap_put32 (out + 24, vswap_checksum (out, 24, store_seed ^ generation));
-  vswap_put32 (out + 28, 0);
+  vswap_put16 (out + 4, r->payload_length);
+  out[6] = r->kind;
+  out[7] = r->flags;
+  vswap_put64 (out + 8, r->stamp);
+  vswap_put64 (out + 16, r->kind == VSWAP_RECORD_SAME ? r->pattern
+               : vswap_record_kind_is_range (r->kind) ? r->count : 0);
+  vswap_put32 (out + 24, r->payload_checksum);
+  vswap_put32 (out + 28, vswap_checksum (out, 28, store_seed ^ generation));
 }
 
-/* Restamp the header checksum for a new generation (GC relocation). */
+/* Restamp the header checksum for a new generation (GC relocation).  The
+ * stamp stays: a copy is the same version of its page. */
 static inline void
 vswap_record_header_restamp (uint8_t *header, uint64_t store_seed,
                              uint64_t generation)
 {
-  header[11] |= VSWAP_RECORD_RELOCATED;
-  vswap_put32 (header + 24,
-               vswap_checksum (header, 24, store_seed ^ generation));
+  header[7] |= VSWAP_RECORD_RELOCATED;
+  vswap_put32 (header + 28,
+               vswap_checksum (header, 28, store_seed ^ generation));
 }
 
+/* True when IN is a record header of this store and GENERATION whose
+ * fields agree with its kind; fills *R. */
 static inline bool
 vswap_record_header_decode (const uint8_t *in, uint64_t store_seed,
                             uint64_t generation,
                             struct vswap_record_header *r)
 {
-  if (vswap_get32 (in + 24) != vswap_checksum (in, 24, store_seed ^ generation))
+  if (vswap_get32 (in + 28) != vswap_checksum (in, 28, store_seed ^ generation))
     return false;
   r->logical_page = vswap_get32 (in);
-  r->count = vswap_get32 (in + 4);
-  r->payload_length = vswap_get16 (in + 8);
-  r->kind = in[10];
-  r->flags = in[11];
-  r->payload_checksum = vswap_get32 (in + 12);
-  r->pattern = vswap_get64 (in + 16);
-  if (r->kind < VSWAP_RECORD_RAW || r->kind > VSWAP_RECORD_LIFETIME)
-    return false;
+  r->payload_length = vswap_get16 (in + 4);
+  r->kind = in[6];
+  r->flags = in[7];
+  r->stamp = vswap_get64 (in + 8);
+  const uint64_t extent = vswap_get64 (in + 16);
+  r->payload_checksum = vswap_get32 (in + 24);
+  r->pattern = 0;
+  r->count = 1;
   if (r->payload_length > 4096)
     return false;
-  return true;
+  switch (r->kind) {
+  case VSWAP_RECORD_RAW:
+    return r->payload_length == 4096 && extent == 0;
+  case VSWAP_RECORD_ZSTD:
+    return r->payload_length > 0 && r->payload_length < 4096 && extent == 0;
+  case VSWAP_RECORD_SAME:
+    r->pattern = extent;
+    return r->payload_length == 0;
+  case VSWAP_RECORD_ZERO:
+  case VSWAP_RECORD_TRIM:
+  case VSWAP_RECORD_LOST:
+    r->count = (uint32_t) extent;
+    return r->payload_length == 0 && extent >= 1 && extent <= UINT32_MAX &&
+      (uint64_t) r->logical_page + extent <= (UINT64_C (1) << 32);
+  case VSWAP_RECORD_LIFETIME:
+  case VSWAP_RECORD_SUMMARY:
+  case VSWAP_RECORD_PAD:
+    r->count = 0;
+    return extent == 0;
+  default:
+    return false;
+  }
+}
+
+/* ---- summary records ---- */
+
+#define VSWAP_SUMMARY_HEADER 40
+#define VSWAP_SUMMARY_ENTRY 8
+#define VSWAP_SUMMARY_MAX_ENTRIES \
+  ((4096 - VSWAP_SUMMARY_HEADER) / VSWAP_SUMMARY_ENTRY)
+/* The stamp delta of an entry that holds the page count of the entry
+ * before it (a ZERO, TRIM or LOST record of more than one page). */
+#define VSWAP_SUMMARY_COUNT_DELTA UINT32_MAX
+
+/* What a SUMMARY record's payload says about the chunk it describes. */
+struct vswap_summary {
+  uint64_t segment;
+  uint64_t generation;
+  uint32_t offset;
+  uint32_t entries;
+  uint64_t sequence;
+  uint64_t base;                /* entry stamps are base + delta */
+};
+
+static inline void
+vswap_summary_encode_header (const struct vswap_summary *h, uint8_t *out)
+{
+  vswap_put64 (out, h->segment);
+  vswap_put64 (out + 8, h->generation);
+  vswap_put32 (out + 16, h->offset);
+  vswap_put32 (out + 20, h->entries);
+  vswap_put64 (out + 24, h->sequence);
+  vswap_put64 (out + 32, h->base);
+}
+
+/* True when the LENGTH bytes at IN are a well-formed SUMMARY payload. */
+static inline bool
+vswap_summary_decode_header (const uint8_t *in, uint32_t length,
+                             struct vswap_summary *h)
+{
+  if (length < VSWAP_SUMMARY_HEADER)
+    return false;
+  h->segment = vswap_get64 (in);
+  h->generation = vswap_get64 (in + 8);
+  h->offset = vswap_get32 (in + 16);
+  h->entries = vswap_get32 (in + 20);
+  h->sequence = vswap_get64 (in + 24);
+  h->base = vswap_get64 (in + 32);
+  return h->entries <= VSWAP_SUMMARY_MAX_ENTRIES &&
+    length == VSWAP_SUMMARY_HEADER + h->entries * VSWAP_SUMMARY_ENTRY;
 }
 
 static inline uint32_t

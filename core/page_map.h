@@ -4,6 +4,7 @@
  *   0x00000000            unmapped (never written, or trimmed)
  *   0x00000001            dropped: freed when read (readtrim=on); reads EIO
  *   0x00000002            zero
+ *   0x00000003            damaged: its newest record was lost; reads EIO
  *   01 + 30-bit index     same-filled: the 8-byte pattern is in the
  *                         pattern table at that index
  *   1  + 31-bit address   stored: the record starts at address << shift
@@ -32,6 +33,7 @@ typedef uint32_t vswap_map_entry;
 #define VSWAP_MAP_UNMAPPED ((vswap_map_entry) 0)
 #define VSWAP_MAP_DROPPED ((vswap_map_entry) 1)
 #define VSWAP_MAP_ZERO ((vswap_map_entry) 2)
+#define VSWAP_MAP_DAMAGED ((vswap_map_entry) 3)
 #define VSWAP_MAP_SAME_BIT UINT32_C (0x40000000)
 #define VSWAP_MAP_STORED_BIT UINT32_C (0x80000000)
 #define VSWAP_MAP_MAX_ADDRESS UINT32_C (0x7fffffff)

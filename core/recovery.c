@@ -1,11 +1,20 @@
-/* vswap: rebuilding the map from the medium, and checking it.
+/* vswap: rebuilding the map from the medium.
  *
- * Every chunk carries a global sequence number; replaying all chunks in
- * that order rebuilds the map exactly as it was.  Segments are read one
- * at a time in the order of their generation; only segments that were
- * open together (the user and GC heads) interleave, so a merge over the
- * few segments whose ranges overlap replays everything in order while
- * holding only those few in memory.
+ * Every record carries a stamp, so the map is rebuilt by visiting the
+ * segments in any order: a record wins its page when its stamp is newer
+ * than the one that set the page's state so far (the stamps live in a
+ * table that exists only while recovery runs: 8 bytes a logical page).
+ *
+ * Damage costs what it touches (segment_walk.c steps over it), and never
+ * becomes data: a record that is known to have existed but does not
+ * verify is a claim, "page P had a record of stamp S".  Claims come from
+ * record headers whose payload does not verify, and from the summaries
+ * of chunks (which list the pages of records whose own headers may be the
+ * damaged part).  At the end, a claim whose page holds nothing as new is a
+ * lost newest record: rot if a durability marker covers its chunk (the
+ * page reads as an error), a write torn by the crash if not (the page
+ * keeps its previous copy, and the open writes that copy again).
+ * doc/on-medium-format.md, "Recovery", says the same in prose.
  */
 #include <config.h>
 
@@ -16,356 +25,380 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "page_codec.h"
+#include "segment_walk.h"
 #include "store_internal.h"
 
-static void
-report (struct vswap_store *store, const char *fmt, ...)
-  __attribute__ ((format (printf, 2, 3)));
-
-static void
-report (struct vswap_store *store, const char *fmt, ...)
+void
+vswap_report (struct vswap_store *store, const char *fmt, ...)
 {
   char message[512];
   va_list ap;
 
+  if (!store->options.report)
+    return;
   va_start (ap, fmt);
   vsnprintf (message, sizeof message, fmt, ap);
   va_end (ap);
-  if (!store->options.report)
-    return;
   store->options.report (store->options.report_opaque, message);
 }
 
-/* Damaged chunk headers a segment's chain steps over: at most this many
- * per segment (rot is rare; more ends the chain as before). */
-#define GAPS 8
+#define report vswap_report
 
-/* One segment being replayed: its image and the chain of its chunks. */
-struct replay {
-  uint64_t segment;
-  uint8_t *image;
-  uint32_t *chunks;             /* offsets of valid chunks, in order */
-  uint32_t chunk_count;
-  uint32_t next;                /* index of the next chunk to replay */
-  /* Programmed stretches whose chunk header does not verify, with a valid
-   * chunk of the segment after them: [gap_start, gap_end), written before
-   * the chunk of sequence gap_upper. */
-  uint32_t gap_start[GAPS], gap_end[GAPS];
-  uint64_t gap_upper[GAPS];
-  uint32_t gap_count;
+/* A record known to have existed that did not verify. */
+struct claim {
+  uint32_t page, count;
+  uint64_t stamp;
+  /* The chunk that held it: its sequence if known, else a sequence it is
+   * below (UINT64_MAX: nothing known). */
+  uint64_t sequence;
+  bool sequence_exact;
+  uint64_t segment, generation;
+  uint32_t offset;              /* of the record, or of its chunk */
+  /* A record whose header verified (its payload did not): where it is;
+   * else 0. */
+  uint32_t address;
 };
 
-/* Is there a chunk header of this store and GENERATION at IMAGE + OFFSET,
- * newer than PREVIOUS, that fits the segment?  Fills *H. */
-static bool
-chunk_at (const struct vswap_store *store, uint64_t generation,
-          const uint8_t *image, uint32_t offset, uint64_t previous,
-          struct vswap_chunk_header *h)
-{
-  return vswap_chunk_header_decode (image + offset, h) &&
-    memcmp (h->uuid, store->superblock.uuid, VSWAP_UUID_SIZE) == 0 &&
-    h->generation == generation && h->sequence > previous &&
-    h->length >= VSWAP_CHUNK_HEADER_SIZE &&
-    h->length <= store->segment_size - offset;
-}
+/* A chunk holding bytes no verified record explains. */
+struct doubtful {
+  uint64_t segment, generation;
+  uint32_t offset;
+  uint64_t sequence;            /* exact, or a bound as in struct claim */
+  bool sequence_exact;
+};
 
-/* The first chunk of GENERATION after OFFSET (write units apart), or 0. */
-static uint32_t
-next_chunk (const struct vswap_store *store, uint64_t generation,
-            const uint8_t *image, uint32_t offset, uint64_t previous,
-            struct vswap_chunk_header *h)
+/* A chunk some summary describes. */
+struct described {
+  uint64_t segment, generation;
+  uint32_t offset;
+};
+
+struct recovery {
+  struct vswap_store *store;
+  uint64_t *best;               /* per page: stamp of what set its state */
+  uint64_t lifetime_stamp;
+  uint64_t newest_marker;       /* sequence of the newest CLEAN chunk */
+  /* The newest segment whose only chunk is a write cut short (-1: none),
+   * and that chunk's sequence. */
+  int64_t torn_segment;
+  uint64_t torn_sequence;
+  struct claim *claims;
+  size_t claim_count, claim_size;
+  struct doubtful *doubtful;
+  size_t doubtful_count, doubtful_size;
+  struct described *described;
+  size_t described_count, described_size;
+  /* Per segment, to find the chunks whose summary never reached the
+   * medium: the last chunk that holds page records (-1: none), and the
+   * furthest chunk a summary describes (-1: none). */
+  int64_t *last_page_chunk;
+  int64_t *summarised_up_to;
+  /* Per segment: programmed, but no chunk header could be found; a
+   * summary elsewhere may give its generation (0: none). */
+  bool *unresolved;
+  uint64_t *summary_generation;
+  uint8_t *image;
+};
+
+static int
+grow (void **array, size_t *size, size_t count, size_t element)
 {
-  for (uint32_t at = offset + store->write_unit;
-       at + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size;
-       at += store->write_unit)
-    if (chunk_at (store, generation, image, at, previous, h))
-      return at;
+  if (count < *size)
+    return 0;
+  const size_t bigger = *size ? 2 * *size : 64;
+  void *p = realloc (*array, bigger * element);
+  if (!p)
+    return -ENOMEM;
+  *array = p;
+  *size = bigger;
   return 0;
 }
 
-/* Walk the chunk chain of a segment image: chunks of this store and this
- * generation, with increasing sequence numbers.  The first one that does
- * not fit ends the segment's content. */
-static void
-find_chunks (const struct vswap_store *store, uint64_t generation,
-             struct replay *r)
+static int
+add_claim (struct recovery *rc, const struct claim *c)
 {
-  uint32_t offset = 0;
-  uint64_t previous = 0;
-
-  r->chunk_count = 0;
-  r->gap_count = 0;
-  while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
-    struct vswap_chunk_header h;
-    if (!chunk_at (store, generation, r->image, offset, previous, &h)) {
-      /* Blank: the end of the log.  Programmed, with a valid chunk of
-       * this segment further on: a header rotted (a torn write is the
-       * last of its segment), and the chain goes on after it; what the
-       * damaged chunk held is settled in note_gaps. */
-      if (is_blank (r->image + offset, store->write_unit) ||
-          r->gap_count == GAPS)
-        break;
-      const uint32_t next = next_chunk (store, generation, r->image, offset,
-                                        previous, &h);
-      if (next == 0)
-        break;
-      r->gap_start[r->gap_count] = offset;
-      r->gap_end[r->gap_count] = next;
-      r->gap_upper[r->gap_count] = h.sequence;
-      r->gap_count++;
-      offset = next;
-    }
-    r->chunks[r->chunk_count++] = offset;
-    previous = h.sequence;
-    offset = round_up (offset + h.length, store->write_unit);
-  }
+  if (grow ((void **) &rc->claims, &rc->claim_size, rc->claim_count,
+            sizeof *rc->claims) < 0)
+    return -ENOMEM;
+  rc->claims[rc->claim_count++] = *c;
+  return 0;
 }
 
-static uint64_t
-chunk_sequence (const struct replay *r)
+/* Does every page of [PAGE, PAGE + COUNT) hold something at least as new
+ * as STAMP? */
+static bool
+satisfied (const struct recovery *rc, uint32_t page, uint32_t count,
+           uint64_t stamp)
 {
-  return vswap_get64 (r->image + r->chunks[r->next] + 24);
+  const struct vswap_store *store = rc->store;
+  for (uint64_t p = page; p < (uint64_t) page + count && p < store->pages;
+       p++)
+    if (rc->best[p] < stamp)
+      return false;
+  return true;
 }
 
-/* Apply one record found at ADDRESS. */
+/* Apply a verified page record of SEGMENT found at ADDRESS. */
 static void
-apply_record (struct vswap_store *store, struct segment *s,
-              const struct vswap_record_header *h, uint32_t address,
-              uint32_t size)
+apply_page_record (struct recovery *rc, struct segment *s,
+                   const struct vswap_record_header *h, uint32_t address,
+                   uint32_t size)
 {
+  struct vswap_store *store = rc->store;
   const uint64_t page = h->logical_page;
 
-  if (h->kind == VSWAP_RECORD_ZERO || h->kind == VSWAP_RECORD_TRIM ||
-      h->kind == VSWAP_RECORD_SAME)
+  if (vswap_record_kind_is_range (h->kind)) {
     s->state_records++;
-  switch (h->kind) {
-  case VSWAP_RECORD_LIFETIME:
-    return;                     /* replay_chunk decodes it */
-  case VSWAP_RECORD_ZERO:
-  case VSWAP_RECORD_TRIM:
-    for (uint64_t p = page; p < page + h->count && p < store->pages; p++) {
-      vswap_map_release (store, p);
-      store->map[p] = h->kind == VSWAP_RECORD_ZERO ? VSWAP_MAP_ZERO
-        : VSWAP_MAP_UNMAPPED;
-    }
-    return;
-  default:
-    vswap_map_release (store, page);
-    if (h->kind == VSWAP_RECORD_SAME) {
-      const int32_t index = vswap_pattern_acquire (&store->patterns,
-                                                   h->pattern);
-      if (index >= 0) {
-        store->map[page] = vswap_map_same ((uint32_t) index);
-        return;
+    const vswap_map_entry state = h->kind == VSWAP_RECORD_ZERO
+      ? VSWAP_MAP_ZERO : h->kind == VSWAP_RECORD_LOST ? VSWAP_MAP_DAMAGED
+      : VSWAP_MAP_UNMAPPED;
+    for (uint64_t p = page; p < page + h->count && p < store->pages; p++)
+      if (h->stamp > rc->best[p]) {
+        vswap_map_release (store, p);
+        store->map[p] = state;
+        rc->best[p] = h->stamp;
       }
+    return;
+  }
+  if (h->kind == VSWAP_RECORD_SAME)
+    s->state_records++;
+  /* Counted whether or not it wins: GC's live-byte estimate is the
+   * segment's data bytes times the share of its data records still
+   * live. */
+  const bool data = h->kind != VSWAP_RECORD_SAME;
+  if (data) {
+    s->data_records++;
+    s->data_bytes += size;
+  }
+  if (h->stamp < rc->best[page])
+    return;
+  if (h->stamp == rc->best[page]) {
+    /* The same version twice: a GC copy and its original, whose segment
+     * a crash stopped GC from erasing.  The copy (in the newer segment)
+     * wins, so that the original's segment holds nothing live and GC
+     * frees it without a copy (the store may have no room for one). */
+    const vswap_map_entry e = store->map[page];
+    if (!vswap_map_is_stored (e) ||
+        store->segments[vswap_segment_of_address (store, vswap_map_address (e),
+                                                  NULL)].generation
+        >= s->generation)
+      return;
+  }
+  vswap_map_release (store, page);
+  rc->best[page] = h->stamp;
+  if (!data) {
+    const int32_t index = vswap_pattern_acquire (&store->patterns,
+                                                 h->pattern);
+    if (index >= 0) {
+      store->map[page] = vswap_map_same ((uint32_t) index);
+      return;
     }
     s->data_records++;
     s->data_bytes += size;
-    vswap_map_point (store, page, address);
   }
+  vswap_map_point (store, page, address);
 }
 
-/* Damaged records in the last chunk of a segment.  Torn (written after
- * the last flush, then cut by a crash: the previous copy stays) or rotted
- * (flushed, then damaged: the page must read EIO) can only be told at the
- * end, from the newest durability marker (a CLEAN chunk).  They are
- * applied as rot, and undone at the end if they turn out torn. */
-#define SUSPECTS 4096
-
-struct suspect {
-  uint32_t page;
-  uint32_t address;             /* of the damaged record */
-  vswap_map_entry previous;     /* what the page held before it */
-  uint64_t pattern;             /* if that was same-filled */
-  uint64_t sequence;            /* of its chunk */
-  uint64_t segment;
-  uint32_t offset;
-  bool alone;                   /* its chunk is its segment's only one,
-                                   and a tear cut it short */
-};
-
-struct verdicts {
-  uint64_t newest_marker;       /* sequence of the newest CLEAN chunk */
-  struct suspect suspects[SUSPECTS];
-  size_t count;
-  /* Per page, allocated at the first damaged chunk header: the page has a
-   * record behind such a header, written before the chunk of this
-   * sequence, in an order no longer known.  Unless a record at least that
-   * new replaces it, the page reads as an error: its older version might
-   * be the one the map holds. */
-  uint64_t *doubt;
-};
-
-/* Decode the record header at AT of a chunk of GENERATION and LENGTH
- * bytes: false if it does not verify or its record would overrun the
- * chunk.  Sets *REC and *SIZE. */
-static bool
-record_header_ok (const struct vswap_store *store, uint64_t generation,
-                  const uint8_t *chunk, uint32_t length, uint32_t at,
-                  struct vswap_record_header *rec, uint32_t *size)
+/* A summary of a chunk: each of its entries is a claim, unless the page
+ * already holds something as new. */
+static int
+apply_summary (struct recovery *rc, const uint8_t *payload, uint16_t length)
 {
-  if (at + VSWAP_RECORD_HEADER_SIZE > length ||
-      !vswap_record_header_decode (chunk + at, store->seed, generation, rec))
-    return false;
-  *size = vswap_record_size (rec->payload_length, store->address_shift);
-  return at + *size <= round_up (length, 16);
-}
+  struct vswap_store *store = rc->store;
+  struct vswap_summary h;
 
-/* Does the payload of the record REC at AT verify?  Tombstones carry no
- * payload, and no payload checksum; a LIFETIME record's is seeded with
- * page 0. */
-static bool
-record_payload_ok (const struct vswap_store *store, const uint8_t *chunk,
-                   uint32_t at, const struct vswap_record_header *rec)
-{
-  return rec->kind == VSWAP_RECORD_ZERO || rec->kind == VSWAP_RECORD_TRIM ||
-    vswap_payload_checksum (chunk + at + VSWAP_RECORD_HEADER_SIZE,
-                            rec->payload_length, store->seed,
-                            rec->kind == VSWAP_RECORD_LIFETIME ? 0
-                            : rec->logical_page) == rec->payload_checksum;
-}
+  if (!vswap_summary_decode_header (payload, length, &h) ||
+      h.segment == 0 || h.segment + 1 >= store->segment_count)
+    return 0;
+  const struct segment *described = &store->segments[h.segment];
+  if (described->state == SEGMENT_FREE) {
+    /* Its first unit does not say whose it is (blank, or no chunk header
+     * verifies): it may have been erased since the summary was written,
+     * or its first unit damaged.  The newest life a summary names is
+     * looked at in resolve_segments; the claims wait for it. */
+    if (h.generation > rc->summary_generation[h.segment])
+      rc->summary_generation[h.segment] = h.generation;
+  }
+  else if (described->generation != h.generation)
+    return 0;                   /* erased and reused since: claims nothing */
+  if ((int64_t) h.offset > rc->summarised_up_to[h.segment])
+    rc->summarised_up_to[h.segment] = h.offset;
+  /* Long summaries take several records: note the chunk once. */
+  const struct described *last = rc->described_count ?
+    &rc->described[rc->described_count - 1] : NULL;
+  if (!last || last->segment != h.segment || last->offset != h.offset ||
+      last->generation != h.generation) {
+    if (grow ((void **) &rc->described, &rc->described_size,
+              rc->described_count, sizeof *rc->described) < 0)
+      return -ENOMEM;
+    rc->described[rc->described_count++] = (struct described) {
+      .segment = h.segment, .generation = h.generation, .offset = h.offset,
+    };
+  }
 
-static void
-replay_chunk (struct vswap_store *store, struct replay *r,
-              struct verdicts *v)
-{
-  const uint32_t offset = r->chunks[r->next];
-  const uint8_t *chunk = r->image + offset;
-  struct segment *s = &store->segments[r->segment];
-  struct vswap_chunk_header h;
-  const uint64_t base = segment_offset (store, r->segment);
-
-  vswap_chunk_header_decode (chunk, &h);
-  const bool body_ok =
-    vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
-                    h.length - VSWAP_CHUNK_HEADER_SIZE, store->seed)
-    == h.body_checksum;
-  /* Writes go out one chunk at a time, in sequence order, so a crash can
-   * tear only the last chunk of a segment, and only if no durability
-   * marker follows it (decided at the end, see struct verdicts).  Damage
-   * anywhere else is rot of flushed data: the page reads as an error,
-   * never as an older version. */
-  const bool suspect = !body_ok && r->next + 1 == r->chunk_count &&
-    !(h.flags & VSWAP_CHUNK_CLEAN);
-  /* The flag is in the verified header: the marker counts even if a bit
-   * of its body (a lifetime record) was damaged. */
-  if ((h.flags & VSWAP_CHUNK_CLEAN) && h.sequence > v->newest_marker)
-    v->newest_marker = h.sequence;
-
-  s->write_offset = round_up (offset + h.length, store->write_unit);
-  s->clean_tail = (h.flags & VSWAP_CHUNK_CLEAN) && body_ok;
-
-  if (h.sequence > store->sequence)
-    store->sequence = h.sequence;
-  s->last_sequence = h.sequence;
-
-  uint32_t at = vswap_chunk_records_start (store->address_shift);
-  for (uint32_t i = 0; i < h.record_count; i++) {
-    struct vswap_record_header rec;
-    uint32_t size;
-    if (!record_header_ok (store, h.generation, chunk, h.length, at, &rec,
-                           &size)) {
-      report (store, "segment %" PRIu64 " offset %" PRIu32 ": %s record "
-              "header; the rest of this chunk (%" PRIu32 " records) is "
-              "skipped", r->segment, offset + at,
-              suspect ? "torn or damaged" : "damaged", h.record_count - i);
-      break;
-    }
-    if ((uint64_t) rec.logical_page + rec.count > store->pages) {
-      report (store, "segment %" PRIu64 " offset %" PRIu32 ": record for "
-              "page %" PRIu32 " is beyond the logical size; ignored",
-              r->segment, offset + at, rec.logical_page);
-      at += size;
+  const uint8_t *e = payload + VSWAP_SUMMARY_HEADER;
+  for (uint32_t i = 0; i < h.entries; i++) {
+    const uint32_t page = vswap_get32 (e + i * VSWAP_SUMMARY_ENTRY);
+    const uint32_t delta = vswap_get32 (e + i * VSWAP_SUMMARY_ENTRY + 4);
+    uint32_t count = 1;
+    if (delta == VSWAP_SUMMARY_COUNT_DELTA)
+      continue;                 /* a count, read with its page */
+    if (i + 1 < h.entries &&
+        vswap_get32 (e + (i + 1) * VSWAP_SUMMARY_ENTRY + 4)
+        == VSWAP_SUMMARY_COUNT_DELTA)
+      count = vswap_get32 (e + (i + 1) * VSWAP_SUMMARY_ENTRY);
+    if (page >= store->pages || count == 0)
       continue;
-    }
-    if (!body_ok && !record_payload_ok (store, chunk, at, &rec)) {
+    if (count > store->pages - page)
+      count = (uint32_t) (store->pages - page);
+    const uint64_t stamp = h.base + delta;
+    if (satisfied (rc, page, count, stamp))
+      continue;
+    const struct claim c = {
+      .page = page, .count = count, .stamp = stamp,
+      .sequence = h.sequence, .sequence_exact = true,
+      .segment = h.segment, .generation = h.generation, .offset = h.offset,
+    };
+    if (add_claim (rc, &c) < 0)
+      return -ENOMEM;
+  }
+  return 0;
+}
+
+/* Replay the segment in rc->image (LENGTH bytes read). */
+static int
+replay_segment (struct recovery *rc, uint64_t segment)
+{
+  struct vswap_store *store = rc->store;
+  struct segment *s = &store->segments[segment];
+  const uint64_t base = segment_offset (store, segment);
+  unsigned chunks = 0;
+  bool first_cut_short = false;
+  uint64_t first_sequence = 0;
+  struct walk w;
+  struct walk_chunk c;
+  struct walk_record rec;
+  int r;
+
+  walk_start (&w, store, segment, s->generation, rc->image,
+              store->segment_size, true);
+  while (walk_next_chunk (&w, &c)) {
+    bool page_records = false;
+    chunks++;
+    while (walk_next_record (&w, &c, &rec)) {
+      const struct vswap_record_header *h = &rec.header;
       const uint32_t address =
-        (uint32_t) ((base + offset + at) >> store->address_shift);
-      if (suspect && v->count < SUSPECTS &&
-          (rec.kind == VSWAP_RECORD_RAW || rec.kind == VSWAP_RECORD_ZSTD)) {
-        const vswap_map_entry e = store->map[rec.logical_page];
-        struct suspect *x = &v->suspects[v->count++];
-        x->page = rec.logical_page;
-        x->address = address;
-        x->previous = e;
-        x->pattern = vswap_map_is_same (e) ?
-          vswap_pattern_get (&store->patterns, vswap_map_pattern_index (e))
-          : 0;
-        x->sequence = h.sequence;
-        x->segment = r->segment;
-        x->offset = offset + at;
-        /* A tear lands a prefix of the write: the chunk's last unit is
-         * then still blank (rot leaves it programmed). */
-        x->alone = offset == 0 && r->chunk_count == 1 &&
-          is_blank (chunk + round_down (h.length - 1, store->write_unit),
-                    store->write_unit);
+        (uint32_t) ((base + rec.offset) >> store->address_shift);
+      if (h->stamp > store->sequence)
+        store->sequence = h->stamp;
+      if (vswap_record_kind_is_page (h->kind)) {
+        page_records = true;
+        if ((uint64_t) h->logical_page + h->count > store->pages) {
+          report (store, "segment %" PRIu64 " offset %" PRIu32 ": a record "
+                  "of page %" PRIu32 " is beyond the logical size; ignored",
+                  segment, rec.offset, h->logical_page);
+          continue;
+        }
+        if (!rec.payload_ok) {
+          const struct claim claim = {
+            .page = h->logical_page, .count = h->count, .stamp = h->stamp,
+            .sequence = c.header_ok ? c.header.sequence : c.next_sequence,
+            .sequence_exact = c.header_ok,
+            .segment = segment, .generation = s->generation,
+            .offset = rec.offset, .address = address,
+          };
+          if ((r = add_claim (rc, &claim)) < 0)
+            return r;
+          if (h->kind != VSWAP_RECORD_SAME) {
+            s->data_records++;
+            s->data_bytes += rec.size;
+          }
+          continue;
+        }
+        apply_page_record (rc, s, h, address, rec.size);
       }
-      else
-        report (store, "page %" PRIu32 ": checksum mismatch (segment %"
-                PRIu64 " offset %" PRIu32 "); reading it returns an I/O "
-                "error", rec.logical_page, r->segment, offset + at);
+      else if (!rec.payload_ok)
+        continue;               /* a damaged summary or counters: lost */
+      else if (h->kind == VSWAP_RECORD_SUMMARY) {
+        s->state_records++;
+        if ((r = apply_summary (rc, w.image + rec.offset
+                                + VSWAP_RECORD_HEADER_SIZE,
+                                h->payload_length)) < 0)
+          return r;
+      }
+      else if (h->kind == VSWAP_RECORD_LIFETIME &&
+               h->stamp > rc->lifetime_stamp) {
+        rc->lifetime_stamp = h->stamp;
+        vswap_lifetime_decode (store, w.image + rec.offset
+                               + VSWAP_RECORD_HEADER_SIZE,
+                               h->payload_length);
+        store->lifetime_address = address;
+      }
     }
-    if (rec.kind == VSWAP_RECORD_LIFETIME &&
-        record_payload_ok (store, chunk, at, &rec)) {
-      vswap_lifetime_decode (store, chunk + at + VSWAP_RECORD_HEADER_SIZE,
-                             rec.payload_length);
-      store->lifetime_address =
-        (uint32_t) ((base + offset + at) >> store->address_shift);
+    if (c.header_ok) {
+      if (c.header.sequence > store->sequence)
+        store->sequence = c.header.sequence;
+      if ((c.header.flags & VSWAP_CHUNK_CLEAN) &&
+          c.header.sequence > rc->newest_marker)
+        rc->newest_marker = c.header.sequence;
+      s->last_sequence = c.header.sequence;
     }
-    apply_record (store, s, &rec,
-                  (uint32_t) ((base + offset + at) >> store->address_shift),
-                  size);
-    if (v->doubt && rec.kind != VSWAP_RECORD_LIFETIME)
-      for (uint64_t p = rec.logical_page;
-           p < (uint64_t) rec.logical_page + rec.count && p < store->pages;
-           p++)
-        if (v->doubt[p] && h.sequence >= v->doubt[p])
-          v->doubt[p] = 0;      /* replaced by a record known newer */
-    at += size;
+    if (c.highest_stamp > store->sequence)
+      store->sequence = c.highest_stamp;
+    if (page_records || c.unknowns)
+      rc->last_page_chunk[segment] = c.offset;
+    if (chunks == 1 && c.offset == 0 && c.header_ok) {
+      /* A tear lands a prefix of the write: the chunk's last unit is
+       * then still blank (rot leaves it programmed). */
+      first_cut_short = !c.body_ok &&
+        is_blank (w.image + round_down (c.header.length - 1,
+                                        store->write_unit),
+                  store->write_unit);
+      first_sequence = c.header.sequence;
+    }
+    if ((c.unknowns || (c.records_found > 0 && !c.body_ok)) &&
+        s->damage == DAMAGE_NONE)
+      s->damage = DAMAGE_KNOWN;
+    if (c.unknowns) {
+      if (grow ((void **) &rc->doubtful, &rc->doubtful_size,
+                rc->doubtful_count, sizeof *rc->doubtful) < 0)
+        return -ENOMEM;
+      rc->doubtful[rc->doubtful_count++] = (struct doubtful) {
+        .segment = segment, .generation = s->generation,
+        .offset = c.offset,
+        .sequence = c.header_ok ? c.header.sequence : c.next_sequence,
+        .sequence_exact = c.header_ok,
+      };
+      if (!c.header_ok)
+        report (store, "segment %" PRIu64 " offset %" PRIu32 ": a damaged "
+                "or torn chunk; its records are found by their own headers "
+                "from there to offset %" PRIu32, segment, c.offset, c.end);
+    }
+    s->write_offset = c.end;
+    s->clean_tail = c.header_ok && c.body_ok &&
+      (c.header.flags & VSWAP_CHUNK_CLEAN);
   }
+  /* A segment whose only chunk is a write cut short (its last unit still
+   * blank): if no marker covers it, the write was under way at the crash,
+   * and erasing it loses nothing that was promised (vswap_store_open). */
+  if (chunks == 1 && first_cut_short && first_sequence > rc->torn_sequence) {
+    rc->torn_segment = (int64_t) segment;
+    rc->torn_sequence = first_sequence;
+  }
+  return 0;
 }
 
-/* A damaged record no durability marker came after was torn by the crash:
- * give its page back the copy it had, unless a later record replaced it. */
-static void
-decide_suspects (struct vswap_store *store, const struct verdicts *v)
+static int
+load_and_replay (struct recovery *rc, uint64_t segment)
 {
-  if (v->count)
-    store->torn_pages = calloc (v->count, sizeof *store->torn_pages);
-  store->torn_segment = -1;
-  for (size_t i = v->count; i-- > 0; ) {
-    const struct suspect *x = &v->suspects[i];
-    const bool torn = x->sequence > v->newest_marker;
-    report (store, "page %" PRIu32 ": %s (segment %" PRIu64 " offset %"
-            PRIu32 ")%s", x->page,
-            torn ? "torn write after a crash" : "checksum mismatch",
-            x->segment, x->offset,
-            torn ? "; the previous copy is kept" :
-            "; reading it returns an I/O error");
-    if (!torn || store->map[x->page] != vswap_map_stored (x->address))
-      continue;
-    vswap_map_release (store, x->page);
-    if (store->torn_pages)
-      store->torn_pages[store->torn_page_count++] = x->page;
-    /* One segment holding nothing but the torn write: see
-     * vswap_store_open for what it is good for. */
-    if (store->torn_page_count == 1 && x->alone)
-      store->torn_segment = (int64_t) x->segment;
-    else if (!x->alone || store->torn_segment != (int64_t) x->segment)
-      store->torn_segment = -2;
-    if (vswap_map_is_stored (x->previous))
-      vswap_map_point (store, x->page, vswap_map_address (x->previous));
-    else if (vswap_map_is_same (x->previous)) {
-      const int32_t index = vswap_pattern_acquire (&store->patterns,
-                                                   x->pattern);
-      /* The slot was just released, so there is room again. */
-      store->map[x->page] = index >= 0 ? vswap_map_same ((uint32_t) index)
-        : VSWAP_MAP_UNMAPPED;
-    }
-    else
-      store->map[x->page] = x->previous;
-  }
+  struct vswap_store *store = rc->store;
+  const int r = vswap_medium_read (store->medium, rc->image,
+                                   store->segment_size,
+                                   segment_offset (store, segment));
+  if (r < 0)
+    return r;
+  STAT_ADD (store, media_read_bytes, store->segment_size);
+  return replay_segment (rc, segment);
 }
 
 static int
@@ -377,213 +410,26 @@ compare_generation (const void *a, const void *b, void *segments)
   return ga < gb ? -1 : ga > gb;
 }
 
-static bool
-chunk_body_ok (const struct vswap_store *store, const uint8_t *chunk,
-               const struct vswap_chunk_header *h)
-{
-  return h->length >= VSWAP_CHUNK_HEADER_SIZE &&
-    vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
-                    h->length - VSWAP_CHUNK_HEADER_SIZE, store->seed)
-    == h->body_checksum;
-}
-
-/* Does the record at AT of a chunk of GENERATION verify, header and
- * payload?  Sets *SIZE. */
-static bool
-record_ok (const struct vswap_store *store, uint64_t generation,
-           const uint8_t *chunk, uint32_t length, uint32_t at,
-           uint32_t *size)
-{
-  struct vswap_record_header rec;
-  return record_header_ok (store, generation, chunk, length, at, &rec, size)
-    && record_payload_ok (store, chunk, at, &rec);
-}
-
-/* Replace the records of CHUNK that do not verify with those of COPY (the
- * same chunk read again) that do. */
-static void
-patch_records (const struct vswap_store *store,
-               const struct vswap_chunk_header *h, uint8_t *chunk,
-               const uint8_t *copy)
-{
-  uint32_t at = vswap_chunk_records_start (store->address_shift);
-  for (uint32_t i = 0; i < h->record_count; i++) {
-    uint32_t size;
-    if (!record_ok (store, h->generation, chunk, h->length, at, &size)) {
-      if (!record_ok (store, h->generation, copy, h->length, at, &size))
-        return;                 /* where the next one starts is unknown */
-      memcpy (chunk + at, copy + at, size);
-    }
-    at += size;
-  }
-}
-
-/* Does the image look damaged: a chunk whose body does not verify, or a
- * chain that ends where something was programmed? */
-static bool
-looks_damaged (const struct vswap_store *store, const struct replay *r)
-{
-  uint32_t end = 0;
-  for (uint32_t i = 0; i < r->chunk_count; i++) {
-    struct vswap_chunk_header h;
-    const uint8_t *chunk = r->image + r->chunks[i];
-    if (!vswap_chunk_header_decode (chunk, &h) || r->gap_count)
-      return true;
-    if (vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
-                        h.length - VSWAP_CHUNK_HEADER_SIZE, store->seed)
-        != h.body_checksum)
-      return true;
-    end = round_up (r->chunks[i] + h.length, store->write_unit);
-  }
-  return end < store->segment_size &&
-    !is_blank (r->image + end, store->write_unit);
-}
-
-/* The records of the chunks whose headers rotted cannot be placed in the
- * log's order any more: their pages become doubtful (struct verdicts).
- * Their own headers still verify, and say which pages they are. */
+/* Step 1: which segments hold content of this store, and of which age. */
 static int
-note_gaps (struct vswap_store *store, const struct replay *r,
-           struct verdicts *v)
+find_segments (struct recovery *rc, uint64_t *order, uint64_t *ordered,
+               struct vswap_error *err)
 {
-  const uint64_t generation = store->segments[r->segment].generation;
-
-  if (r->gap_count && !v->doubt) {
-    v->doubt = calloc (store->pages, sizeof *v->doubt);
-    if (!v->doubt)
-      return -ENOMEM;
-  }
-  for (uint32_t g = 0; g < r->gap_count; g++) {
-    uint32_t at = r->gap_start[g]
-      + vswap_chunk_records_start (store->address_shift);
-    uint64_t pages = 0;
-    while (at + VSWAP_RECORD_HEADER_SIZE <= r->gap_end[g]) {
-      struct vswap_record_header rec;
-      if (!vswap_record_header_decode (r->image + at, store->seed,
-                                       generation, &rec))
-        break;
-      if (rec.kind != VSWAP_RECORD_LIFETIME)
-        for (uint64_t p = rec.logical_page;
-             p < (uint64_t) rec.logical_page + rec.count && p < store->pages;
-             p++) {
-          if (v->doubt[p] < r->gap_upper[g])
-            v->doubt[p] = r->gap_upper[g];
-          pages++;
-        }
-      at += vswap_record_size (rec.payload_length, store->address_shift);
-    }
-    report (store, "segment %" PRIu64 " offset %" PRIu32 ": damaged chunk "
-            "header; the chain goes on at offset %" PRIu32 ", and the %"
-            PRIu64 " pages the damaged chunk holds read as errors unless "
-            "written later", r->segment, r->gap_start[g], r->gap_end[g],
-            pages);
-  }
-  return 0;
-}
-
-static int
-load_segment (struct vswap_store *store, uint64_t segment, struct replay *r,
-              struct verdicts *v)
-{
-  r->segment = segment;
-  r->next = 0;
-  /* What does not verify is read once more: a bit flipped on the way
-   * from the medium must not end a segment's chain early and bring back
-   * older versions of the pages after it. */
-  for (int attempt = 0; attempt < 2; attempt++) {
-    const int ret = vswap_medium_read (store->medium, r->image,
-                                       store->segment_size,
-                                       segment_offset (store, segment));
-    if (ret < 0)
-      return ret;
-    STAT_ADD (store, media_read_bytes, store->segment_size);
-    find_chunks (store, store->segments[segment].generation, r);
-    if (!looks_damaged (store, r))
-      break;
-    STAT_ADD (store, read_retries, 1);
-  }
-  /* A chunk that still does not verify is read on its own a few times
-   * more, and each record that verifies in a new copy replaces one that
-   * does not: one flipped bit in a record header hides every record after
-   * it in the chunk, and their pages would keep older versions. */
-  uint8_t *copy = NULL;
-  for (uint32_t i = 0; i < r->chunk_count; i++) {
-    uint8_t *chunk = r->image + r->chunks[i];
-    struct vswap_chunk_header h;
-    vswap_chunk_header_decode (chunk, &h);
-    const uint32_t length = round_up (h.length, store->read_unit);
-    for (int attempt = 0; attempt < 4 && !chunk_body_ok (store, chunk, &h);
-         attempt++) {
-      if (!copy && posix_memalign ((void **) &copy, VSWAP_MEDIUM_BUFFER_ALIGN,
-                                   store->segment_size))
-        return -ENOMEM;
-      const int ret = vswap_medium_read (store->medium, copy, length,
-                                         segment_offset (store, segment)
-                                         + r->chunks[i]);
-      if (ret < 0) {
-        free (copy);
-        return ret;
-      }
-      STAT_ADD (store, media_read_bytes, length);
-      STAT_ADD (store, read_retries, 1);
-      patch_records (store, &h, chunk, copy);
-    }
-  }
-  free (copy);
-  return note_gaps (store, r, v);
-}
-
-/* Is there a chunk of this store in SEGMENT after its first write unit?
- * Fills *H with the first one.  1 yes, 0 no, or -errno. */
-static int
-find_later_chunk (struct vswap_store *store, uint64_t segment,
-                  struct vswap_chunk_header *h)
-{
-  uint8_t *image;
+  struct vswap_store *store = rc->store;
+  /* The first two write units: a segment whose first unit was erased by
+   * damage (or never programmed, a volatile write cache having kept later
+   * ones) still shows in the second one, unless all it held was one
+   * chunk of one unit, which no marker can then have covered (the head's
+   * marker after it would be in that second unit). */
+  uint32_t unit = store->write_unit > store->read_unit ? store->write_unit
+    : store->read_unit;
+  if (unit < VSWAP_CHUNK_HEADER_SIZE)
+    unit = VSWAP_CHUNK_HEADER_SIZE;
+  const uint32_t header_read = 2 * unit <= store->segment_size ? 2 * unit
+    : unit;
+  uint8_t *header = rc->image;  /* the first units of the image buffer */
   int r;
 
-  if (posix_memalign ((void **) &image, VSWAP_MEDIUM_BUFFER_ALIGN,
-                      store->segment_size))
-    return -ENOMEM;
-  r = vswap_medium_read (store->medium, image, store->segment_size,
-                         segment_offset (store, segment));
-  if (r == 0) {
-    STAT_ADD (store, media_read_bytes, store->segment_size);
-    for (uint32_t at = store->write_unit;
-         at + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size;
-         at += store->write_unit)
-      if (vswap_chunk_header_decode (image + at, h) &&
-          chunk_at (store, h->generation, image, at, 0, h)) {
-        r = 1;
-        break;
-      }
-  }
-  free (image);
-  return r;
-}
-
-int
-vswap_recover (struct vswap_store *store, struct vswap_error *err)
-{
-  const uint32_t header_read = store->read_unit > VSWAP_CHUNK_HEADER_SIZE ?
-    store->read_unit : VSWAP_CHUNK_HEADER_SIZE;
-  uint8_t *header = NULL;
-  uint64_t *order = NULL;
-  struct replay *active = NULL;
-  size_t active_count = 0, active_size = 0;
-  uint64_t ordered = 0;
-  int r = 0;
-  struct verdicts *verdicts = calloc (1, sizeof *verdicts);
-
-  /* 1. Which segments hold content of this store, and of which age. */
-  if (posix_memalign ((void **) &header, VSWAP_MEDIUM_BUFFER_ALIGN,
-                      round_up (header_read, VSWAP_MEDIUM_BUFFER_ALIGN)))
-    return vswap_error_set (err, ENOMEM, "out of memory");
-  order = calloc (store->segment_count, sizeof *order);
-  if (!order || !verdicts) {
-    r = vswap_error_set (err, ENOMEM, "out of memory");
-    goto out;
-  }
   for (uint64_t i = 1; i + 1 < store->segment_count; i++) {
     struct segment *s = &store->segments[i];
     struct vswap_chunk_header h;
@@ -593,28 +439,31 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
     for (int attempt = 0; attempt < 2 && !ours; attempt++) {
       r = vswap_medium_read (store->medium, header, header_read,
                              segment_offset (store, i));
-      if (r < 0) {
-        vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
-                         store->medium->description, i, vswap_strerror (-r));
-        goto out;
-      }
+      if (r < 0)
+        return vswap_error_set (err, -r, "%s: reading segment %" PRIu64
+                                ": %s", store->medium->description, i,
+                                vswap_strerror (-r));
       ours = vswap_chunk_header_decode (header, &h) &&
         memcmp (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) == 0;
       if (ours || is_blank (header, header_read))
         break;
     }
+    const bool blank = !ours && is_blank (header, header_read);
     /* Programmed, but no header: a first chunk torn by a crash, or one
-     * whose header rotted.  A chunk of this store further on tells rot,
-     * and the segment is replayed from there (find_chunks). */
-    if (!ours && !is_blank (header, header_read)) {
-      r = find_later_chunk (store, i, &h);
-      if (r < 0) {
-        vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
-                         store->medium->description, i, vswap_strerror (-r));
-        goto out;
-      }
-      ours = r > 0;
-      r = 0;
+     * whose first unit rotted or was erased.  A chunk of this store
+     * further on gives the generation; else a summary elsewhere may. */
+    if (!ours && !blank) {
+      r = vswap_medium_read (store->medium, rc->image, store->segment_size,
+                             segment_offset (store, i));
+      if (r < 0)
+        return vswap_error_set (err, -r, "%s: reading segment %" PRIu64
+                                ": %s", store->medium->description, i,
+                                vswap_strerror (-r));
+      STAT_ADD (store, media_read_bytes, store->segment_size);
+      ours = walk_find_later_chunk (store, rc->image, store->segment_size,
+                                    &h);
+      if (!ours)
+        rc->unresolved[i] = true;
     }
     if (ours) {
       s->state = SEGMENT_CLOSED;
@@ -622,89 +471,370 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
       s->erase_count = h.erase_count;
       if (h.generation > store->sequence)
         store->sequence = h.generation;
-      order[ordered++] = i;
+      order[(*ordered)++] = i;
     }
     else {
-      /* Not ours, or a first chunk torn by a crash: programmed all the
-       * same, so it is erased before it is written again. */
-      s->needs_erase = !is_blank (header, header_read);
+      /* Not ours, or nothing of ours found yet: programmed all the same,
+       * so it is erased before it is written again. */
+      s->needs_erase = !blank;
       s->state = SEGMENT_FREE;
       store->free_segments++;
     }
   }
-  qsort_r (order, ordered, sizeof *order, compare_generation,
+  qsort_r (order, *ordered, sizeof *order, compare_generation,
            store->segments);
+  return 0;
+}
 
-  /* 2. Replay chunks in sequence order, merging the segments whose
-   * sequence ranges overlap. */
-  uint64_t pending = 0;
-  for (;;) {
-    /* Load the next segment while it may hold the next chunk. */
-    while (pending < ordered) {
-      uint64_t lowest = UINT64_MAX;
-      for (size_t i = 0; i < active_count; i++)
-        if (chunk_sequence (&active[i]) < lowest)
-          lowest = chunk_sequence (&active[i]);
-      if (store->segments[order[pending]].generation > lowest)
-        break;
-      if (active_count == active_size) {
-        struct replay *bigger = realloc (active, (active_size + 2)
-                                         * sizeof *active);
-        if (!bigger) {
-          r = vswap_error_set (err, ENOMEM, "out of memory");
-          goto out;
-        }
-        active = bigger;
-        for (size_t i = active_size; i < active_size + 2; i++) {
-          active[i].image = NULL;
-          active[i].chunks = calloc (store->segment_size / store->write_unit
-                                     + 1, sizeof (uint32_t));
-          if (!active[i].chunks ||
-              posix_memalign ((void **) &active[i].image,
-                              VSWAP_MEDIUM_BUFFER_ALIGN,
-                              store->segment_size)) {
-            active_size = i + 1;
-            r = vswap_error_set (err, ENOMEM, "out of memory");
-            goto out;
-          }
-        }
-        active_size += 2;
-      }
-      struct replay *slot = &active[active_count];
-      r = load_segment (store, order[pending++], slot, verdicts);
-      if (r < 0) {
-        vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
-                         store->medium->description, slot->segment,
-                         vswap_strerror (-r));
-        goto out;
-      }
-      if (slot->chunk_count > 0)
-        active_count++;
-    }
-    if (active_count == 0)
-      break;
+/* A segment step 1 found free (its first unit blank, or no chunk header
+ * verifying) that a summary elsewhere describes: if anything is
+ * programmed in it, its first unit was damaged, and it is replayed with
+ * the generation the newest such summary gives.  (Wholly blank, it was
+ * erased since: the summary's claims lapse.) */
+static int
+resolve_segments (struct recovery *rc)
+{
+  struct vswap_store *store = rc->store;
+  for (uint64_t i = 1; i + 1 < store->segment_count; i++) {
+    if (rc->summary_generation[i] == 0 ||
+        store->segments[i].state != SEGMENT_FREE)
+      continue;
+    struct segment *s = &store->segments[i];
+    int r = vswap_medium_read (store->medium, rc->image, store->segment_size,
+                               segment_offset (store, i));
+    if (r < 0)
+      return r;
+    STAT_ADD (store, media_read_bytes, store->segment_size);
+    if (is_blank (rc->image, store->segment_size))
+      continue;
+    rc->unresolved[i] = false;
+    s->state = SEGMENT_CLOSED;
+    s->needs_erase = false;
+    s->generation = rc->summary_generation[i];
+    store->free_segments--;
+    report (store, "segment %" PRIu64 ": its first unit holds no chunk "
+            "header; its records are found by their own headers "
+            "(generation %" PRIu64 " from a summary)", i, s->generation);
+    r = replay_segment (rc, i);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
 
-    size_t first = 0;
-    for (size_t i = 1; i < active_count; i++)
-      if (chunk_sequence (&active[i]) < chunk_sequence (&active[first]))
-        first = i;
-    replay_chunk (store, &active[first], verdicts);
-    if (++active[first].next == active[first].chunk_count) {
-      /* Done with this segment: keep its buffers for the next one. */
-      struct replay done = active[first];
-      active[first] = active[--active_count];
-      active[active_count] = done;
+/* Is a chunk of SEQUENCE (exact, or a bound it is below) covered by a
+ * durability marker? */
+static bool
+covered (const struct recovery *rc, uint64_t sequence, bool exact)
+{
+  return exact ? sequence < rc->newest_marker
+    : sequence <= rc->newest_marker;
+}
+
+static int
+add_torn_page (struct vswap_store *store, uint32_t page, size_t *size)
+{
+  for (size_t i = 0; i < store->torn_page_count; i++)
+    if (store->torn_pages[i] == page)
+      return 0;
+  if (grow ((void **) &store->torn_pages, size, store->torn_page_count,
+            sizeof *store->torn_pages) < 0)
+    return -ENOMEM;
+  store->torn_pages[store->torn_page_count++] = page;
+  return 0;
+}
+
+static int
+add_damaged_page (struct vswap_store *store, uint64_t page, size_t *size)
+{
+  if (grow ((void **) &store->damaged_pages, size,
+            store->damaged_page_count, sizeof *store->damaged_pages) < 0)
+    return -ENOMEM;
+  store->damaged_pages[store->damaged_page_count++] = (uint32_t) page;
+  return 0;
+}
+
+/* Make PAGE read as an error: its newest record is lost. */
+static int
+mark_damaged (struct recovery *rc, uint64_t page, uint64_t stamp,
+              size_t *size)
+{
+  struct vswap_store *store = rc->store;
+  if (store->map[page] == VSWAP_MAP_DAMAGED && rc->best[page] >= stamp)
+    return 0;
+  vswap_map_release (store, page);
+  store->map[page] = VSWAP_MAP_DAMAGED;
+  rc->best[page] = stamp;
+  return add_damaged_page (store, page, size);
+}
+
+/* Step 3: settle the claims and the chunks no summary describes. */
+static int
+settle (struct recovery *rc)
+{
+  struct vswap_store *store = rc->store;
+  size_t torn_size = 0, damaged_size = 0;
+  int r;
+
+  store->torn_segment = rc->torn_segment >= 0 &&
+    rc->torn_sequence > rc->newest_marker ? rc->torn_segment : -1;
+  for (size_t i = 0; i < rc->claim_count; i++) {
+    const struct claim *c = &rc->claims[i];
+    if (c->segment == 0 || c->segment + 1 >= store->segment_count ||
+        store->segments[c->segment].generation != c->generation)
+      continue;                 /* reused since */
+    if (satisfied (rc, c->page, c->count, c->stamp))
+      continue;
+    const bool rot = covered (rc, c->sequence, c->sequence_exact);
+    for (uint64_t p = c->page; p < (uint64_t) c->page + c->count &&
+           p < store->pages; p++) {
+      if (rc->best[p] >= c->stamp)
+        continue;
+      if (rot && c->address && c->count == 1) {
+        /* Its record is there, and it is what the page holds: a read
+         * verifies it again (a bit flipped on the way heals), and fails
+         * while it does not. */
+        report (store, "page %" PRIu64 ": its newest record (segment %"
+                PRIu64 " offset %" PRIu32 ") does not verify; reading it "
+                "returns an I/O error", p, c->segment, c->offset);
+        vswap_map_release (store, p);
+        vswap_map_point (store, p, c->address);
+        rc->best[p] = c->stamp;
+        r = 0;
+      }
+      else if (rot) {
+        report (store, "page %" PRIu64 ": its newest record (segment %"
+                PRIu64 " offset %" PRIu32 ") is damaged; reading it "
+                "returns an I/O error", p, c->segment, c->offset);
+        r = mark_damaged (rc, p, c->stamp, &damaged_size);
+        store->segments[c->segment].damage = DAMAGE_EVIDENCE;
+      }
+      else {
+        report (store, "page %" PRIu64 ": torn write after a crash "
+                "(segment %" PRIu64 " offset %" PRIu32 "); the previous "
+                "copy is kept", p, c->segment, c->offset);
+        r = add_torn_page (store, (uint32_t) p, &torn_size);
+      }
+      if (r < 0)
+        return r;
     }
   }
 
-  decide_suspects (store, verdicts);
+  /* Damage no summary explains, in a chunk a marker covers.  Every chunk
+   * that holds page records has its summary on the medium before a marker
+   * can cover it (a marker carries the last ones), so such a chunk held
+   * none: what the damage took was summaries, counters or padding.  (It
+   * would take a second fault, the summary damaged too, to hide a page
+   * record here.) */
+  for (size_t i = 0; i < rc->doubtful_count; i++) {
+    const struct doubtful *d = &rc->doubtful[i];
+    if (store->segments[d->segment].generation != d->generation ||
+        !covered (rc, d->sequence, d->sequence_exact))
+      continue;
+    bool described = false;
+    for (size_t j = 0; j < rc->described_count && !described; j++)
+      described = rc->described[j].segment == d->segment &&
+        rc->described[j].generation == d->generation &&
+        rc->described[j].offset == d->offset;
+    if (!described)
+      report (store, "segment %" PRIu64 " offset %" PRIu32 ": damaged "
+              "records in a chunk that no summary describes: it held no "
+              "page records", d->segment, d->offset);
+  }
+  return 0;
+}
 
-  /* Doubtful pages nothing newer replaced: an error beats an old page. */
-  for (uint64_t p = 0; verdicts->doubt && p < store->pages; p++)
-    if (verdicts->doubt[p]) {
-      vswap_map_release (store, p);
-      store->map[p] = VSWAP_MAP_DROPPED;
+/* Chunks whose summary never reached the medium (the newest of each head
+ * at a crash): a writable open writes one (vswap_store_open). */
+static int
+find_unsummarised (struct recovery *rc)
+{
+  struct vswap_store *store = rc->store;
+  size_t size = 0;
+  for (uint64_t i = 1; i + 1 < store->segment_count; i++) {
+    if (store->segments[i].state != SEGMENT_CLOSED ||
+        rc->last_page_chunk[i] < 0 ||
+        rc->summarised_up_to[i] >= rc->last_page_chunk[i])
+      continue;
+    if (grow ((void **) &store->unsummarised, &size,
+              store->unsummarised_count, sizeof *store->unsummarised) < 0)
+      return -ENOMEM;
+    store->unsummarised[store->unsummarised_count++] =
+      (struct chunk_place) {
+        .segment = i,
+        .offset = (uint32_t) rc->last_page_chunk[i],
+      };
+  }
+  return 0;
+}
+
+/* ---- what a writable open records after recovery ---- */
+
+static int
+compare_page (const void *a, const void *b)
+{
+  const uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* LOST records for the pages recovery found damaged, a range at a time:
+ * the evidence (the damaged chunk and its summary) may be erased by GC,
+ * and the pages must read as errors all the same. */
+static int
+record_damaged_pages (struct vswap_store *store)
+{
+  uint32_t *pages = store->damaged_pages;
+  const size_t n = store->damaged_page_count;
+  int r = 0;
+
+  qsort (pages, n, sizeof *pages, compare_page);
+  for (size_t i = 0; i < n && r == 0; ) {
+    size_t j = i + 1;
+    while (j < n && pages[j] <= pages[j - 1] + 1)
+      j++;
+    struct vswap_record_header lost = {
+      .logical_page = pages[i],
+      .count = pages[j - 1] - pages[i] + 1,
+      .kind = VSWAP_RECORD_LOST,
+    };
+    uint32_t address;
+    r = vswap_head_append (store, store->user_head, &lost, NULL, &address);
+    STAT_ADD (store, pages_lost, lost.count);
+    i = j;
+  }
+  return r;
+}
+
+/* A summary for the chunk at PLACE, from its records that verify. */
+static int
+summarise_chunk (struct vswap_store *store, const struct chunk_place *place,
+                 uint8_t *image, struct summary_entry *entries)
+{
+  struct segment *s = &store->segments[place->segment];
+  struct walk w;
+  struct walk_chunk c;
+  struct walk_record rec;
+  int r = vswap_medium_read (store->medium, image, store->segment_size,
+                             segment_offset (store, place->segment));
+  if (r < 0)
+    return r;
+  STAT_ADD (store, media_read_bytes, store->segment_size);
+
+  walk_start (&w, store, place->segment, s->generation, image,
+              store->segment_size, true);
+  while (walk_next_chunk (&w, &c)) {
+    const bool this_one = c.offset == place->offset;
+    uint32_t n = 0;
+    while (walk_next_record (&w, &c, &rec)) {
+      const struct vswap_record_header *h = &rec.header;
+      if (this_one && rec.payload_ok &&
+          vswap_record_kind_is_page (h->kind) &&
+          n < VSWAP_MAX_CHUNK_RECORDS)
+        entries[n++] = (struct summary_entry) {
+          .page = h->logical_page, .count = h->count, .stamp = h->stamp,
+        };
     }
+    if (!this_one)
+      continue;
+    const struct pending_summary summary = {
+      .present = true,
+      .segment = place->segment,
+      .generation = s->generation,
+      .sequence = c.header_ok ? c.header.sequence : c.highest_stamp + 1,
+      .offset = place->offset,
+      .end = c.end,
+      .count = n,
+      .entries = entries,
+    };
+    report (store, "segment %" PRIu64 " offset %" PRIu32 ": the crash "
+            "left this chunk without a summary; one is written now (%"
+            PRIu32 " records)", place->segment, place->offset, n);
+    return vswap_append_summary (store, store->user_head, &summary);
+  }
+  return 0;
+}
+
+void
+vswap_recovery_settled (struct vswap_store *store)
+{
+  pthread_mutex_lock (&store->lock);
+  for (uint64_t i = 0; i < store->segment_count; i++)
+    if (store->segments[i].damage == DAMAGE_EVIDENCE)
+      store->segments[i].damage = DAMAGE_KNOWN;
+  pthread_mutex_unlock (&store->lock);
+}
+
+int
+vswap_recovery_record (struct vswap_store *store)
+{
+  uint8_t *image = NULL;
+  struct summary_entry *entries = NULL;
+  int r = 0;
+
+  if (store->unsummarised_count &&
+      (posix_memalign ((void **) &image, VSWAP_MEDIUM_BUFFER_ALIGN,
+                       store->segment_size) ||
+       !(entries = malloc (VSWAP_MAX_CHUNK_RECORDS * sizeof *entries))))
+    r = -ENOMEM;
+  pthread_mutex_lock (&store->lock);
+  /* LOST records first: they are the evidence of damage that GC may erase
+   * as soon as something made room for these records. */
+  if (r == 0 && store->damaged_page_count)
+    r = record_damaged_pages (store);
+  for (size_t i = 0; i < store->unsummarised_count && r == 0; i++)
+    r = summarise_chunk (store, &store->unsummarised[i], image, entries);
+  pthread_mutex_unlock (&store->lock);
+  free (image);
+  free (entries);
+  return r;
+}
+
+int
+vswap_recover (struct vswap_store *store, struct vswap_error *err)
+{
+  struct recovery rc = { .store = store, .torn_segment = -1 };
+  uint64_t *order = NULL;
+  uint64_t ordered = 0;
+  int r = 0;
+
+  rc.best = calloc (store->pages, sizeof *rc.best);
+  rc.last_page_chunk = malloc (store->segment_count
+                               * sizeof *rc.last_page_chunk);
+  rc.summarised_up_to = malloc (store->segment_count
+                                * sizeof *rc.summarised_up_to);
+  rc.unresolved = calloc (store->segment_count, sizeof *rc.unresolved);
+  rc.summary_generation = calloc (store->segment_count,
+                                  sizeof *rc.summary_generation);
+  order = calloc (store->segment_count, sizeof *order);
+  if (!rc.best || !rc.last_page_chunk || !rc.summarised_up_to ||
+      !rc.unresolved || !rc.summary_generation || !order ||
+      posix_memalign ((void **) &rc.image, VSWAP_MEDIUM_BUFFER_ALIGN,
+                      store->segment_size)) {
+    r = vswap_error_set (err, ENOMEM, "out of memory for recovering a "
+                         "store of %" PRIu64 " pages", store->pages);
+    goto out;
+  }
+  for (uint64_t i = 0; i < store->segment_count; i++)
+    rc.last_page_chunk[i] = rc.summarised_up_to[i] = -1;
+
+  if ((r = find_segments (&rc, order, &ordered, err)) < 0)
+    goto out;
+  for (uint64_t i = 0; i < ordered; i++) {
+    r = load_and_replay (&rc, order[i]);
+    if (r < 0) {
+      vswap_error_set (err, -r, "%s: reading segment %" PRIu64 ": %s",
+                       store->medium->description, order[i],
+                       vswap_strerror (-r));
+      goto out;
+    }
+  }
+  if ((r = resolve_segments (&rc)) < 0 || (r = settle (&rc)) < 0 ||
+      (r = find_unsummarised (&rc)) < 0) {
+    vswap_error_set (err, -r, "%s: recovery: %s",
+                     store->medium->description, vswap_strerror (-r));
+    goto out;
+  }
+  store->newest_marker = rc.newest_marker;
 
   /* After a crash (the newest chunk is not a durability marker), a
    * volatile write cache may have lost a segment's first chunk and kept
@@ -712,150 +842,21 @@ vswap_recover (struct vswap_store *store, struct vswap_error *err)
    * programmed.  Erase such segments before writing them again, since
    * flash programs a block's pages in order only.  Reading every free
    * segment whole to tell would make each open read the medium. */
-  if (store->sequence > verdicts->newest_marker)
+  if (store->sequence > rc.newest_marker)
     for (uint64_t i = 1; i + 1 < store->segment_count; i++)
       if (store->segments[i].state == SEGMENT_FREE)
         store->segments[i].needs_erase = true;
 
  out:
-  if (verdicts)
-    free (verdicts->doubt);
-  free (verdicts);
-  for (size_t i = 0; i < active_size; i++) {
-    free (active[i].image);
-    free (active[i].chunks);
-  }
-  free (active);
+  free (rc.best);
+  free (rc.claims);
+  free (rc.doubtful);
+  free (rc.described);
+  free (rc.last_page_chunk);
+  free (rc.summarised_up_to);
+  free (rc.unresolved);
+  free (rc.summary_generation);
+  free (rc.image);
   free (order);
-  free (header);
   return r;
-}
-
-/* ---- check ---- */
-
-int64_t
-vswap_store_check (struct vswap_store *store,
-                   void (*problem) (void *, const char *), void *opaque,
-                   uint64_t *records_checked)
-{
-  uint8_t *image = NULL;
-  int64_t problems = 0;
-  uint64_t checked = 0;
-  char message[512];
-  ZSTD_DCtx *dctx = ZSTD_createDCtx ();
-  uint8_t page[VSWAP_PAGE_SIZE];
-  /* Pages already named, so that one flipped bit is one problem. */
-  uint64_t *named = calloc ((store->pages + 63) / 64, sizeof *named);
-
-  if (!dctx || !named || posix_memalign ((void **) &image, VSWAP_MEDIUM_BUFFER_ALIGN,
-                               store->segment_size)) {
-    ZSTD_freeDCtx (dctx);
-    free (named);
-    return -ENOMEM;
-  }
-
-#define PROBLEM(...)                                            \
-  do {                                                          \
-    snprintf (message, sizeof message, __VA_ARGS__);            \
-    if (problem)                                                \
-      problem (opaque, message);                                \
-    problems++;                                                 \
-  } while (0)
-
-  pthread_mutex_lock (&store->lock);
-  for (uint64_t seg = 1; seg + 1 < store->segment_count; seg++) {
-    const struct segment *s = &store->segments[seg];
-    if (s->state == SEGMENT_FREE || s->state == SEGMENT_OPEN)
-      continue;
-    const uint64_t base = segment_offset (store, seg);
-    const int r = vswap_medium_read (store->medium, image,
-                                     store->segment_size, base);
-    if (r < 0) {
-      PROBLEM ("segment %" PRIu64 ": cannot read: %s", seg, vswap_strerror (-r));
-      continue;
-    }
-    uint32_t offset = 0;
-    uint64_t previous = 0;
-    while (offset + VSWAP_CHUNK_HEADER_SIZE <= store->segment_size) {
-      struct vswap_chunk_header h;
-      if (!vswap_chunk_header_decode (image + offset, &h) ||
-          memcmp (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) != 0 ||
-          h.generation != s->generation || h.sequence <= previous ||
-          h.length < VSWAP_CHUNK_HEADER_SIZE ||
-          h.length > store->segment_size - offset)
-        break;
-      previous = h.sequence;
-      uint32_t at = vswap_chunk_records_start (store->address_shift);
-      for (uint32_t i = 0; i < h.record_count; i++) {
-        const uint8_t *rec = image + offset + at;
-        struct vswap_record_header rh;
-        checked++;
-        if (at + VSWAP_RECORD_HEADER_SIZE > h.length ||
-            !vswap_record_header_decode (rec, store->seed, h.generation,
-                                         &rh)) {
-          PROBLEM ("segment %" PRIu64 " offset %" PRIu32 ": damaged record "
-                   "header; %" PRIu32 " records of this chunk unreadable",
-                   seg, offset + at, h.record_count - i);
-          break;
-        }
-        const uint32_t size = vswap_record_size (rh.payload_length,
-                                                 store->address_shift);
-        const uint32_t address = (uint32_t) ((base + offset + at)
-                                             >> store->address_shift);
-        const bool live = rh.logical_page < store->pages &&
-          store->map[rh.logical_page] == vswap_map_stored (address);
-        if (rh.kind == VSWAP_RECORD_RAW || rh.kind == VSWAP_RECORD_ZSTD ||
-            rh.kind == VSWAP_RECORD_SAME || rh.kind == VSWAP_RECORD_LIFETIME) {
-          if (vswap_payload_checksum (rec + VSWAP_RECORD_HEADER_SIZE,
-                                      rh.payload_length, store->seed,
-                                      rh.logical_page)
-              != rh.payload_checksum) {
-            if (rh.logical_page < store->pages)
-              vswap_bitmap_set (named, rh.logical_page, true);
-            PROBLEM ("page %" PRIu32 " (byte offset %" PRIu64 "): checksum "
-                     "mismatch in segment %" PRIu64 " offset %" PRIu32
-                     " (%s copy)", rh.logical_page,
-                     (uint64_t) rh.logical_page * VSWAP_PAGE_SIZE, seg,
-                     offset + at, live ? "live" : "dead");
-          }
-          else if ((rh.kind == VSWAP_RECORD_RAW ||
-                    rh.kind == VSWAP_RECORD_ZSTD) &&
-                   vswap_page_decode (dctx, rh.kind,
-                                      rec + VSWAP_RECORD_HEADER_SIZE,
-                                      rh.payload_length, page) < 0)
-            PROBLEM ("page %" PRIu32 " (byte offset %" PRIu64 "): does not "
-                     "decompress (segment %" PRIu64 " offset %" PRIu32 ")",
-                     rh.logical_page,
-                     (uint64_t) rh.logical_page * VSWAP_PAGE_SIZE, seg,
-                     offset + at);
-        }
-        at += size;
-      }
-      offset = round_up (offset + h.length, store->write_unit);
-    }
-  }
-
-  /* Every stored page must point at a record that reads back. */
-  struct io_context ctx = { .dctx = dctx, .read_buffer = image };
-  for (uint64_t p = 0; p < store->pages; p++) {
-    const vswap_map_entry e = store->map[p];
-    if (!vswap_map_is_stored (e))
-      continue;
-    /* vswap_read_record releases the lock. */
-    const int r = vswap_read_record (store, &ctx, p, vswap_map_address (e),
-                                     page);
-    if (r < 0 && !vswap_bitmap_get (named, p))
-      PROBLEM ("page %" PRIu64 " (byte offset %" PRIu64 "): does not read "
-               "back: %s", p, p * VSWAP_PAGE_SIZE, vswap_strerror (-r));
-    pthread_mutex_lock (&store->lock);
-  }
-  pthread_mutex_unlock (&store->lock);
-#undef PROBLEM
-
-  free (image);
-  free (named);
-  ZSTD_freeDCtx (dctx);
-  if (records_checked)
-    *records_checked = checked;
-  return problems;
 }

@@ -134,12 +134,13 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     FIELD (gc_runs) FIELD (gc_bytes_moved) FIELD (gc_records_moved)
     FIELD (segments_erased)
     FIELD (checksum_failures) FIELD (read_retries)
+    FIELD (pages_lost) FIELD (segments_retired)
     FIELD (readin_pages) FIELD (readin_rereads) FIELD (readin_dropped)
     FIELD (readin_eio)
     FIELD (enospc_errors) FIELD (io_errors)
     FIELD (logical_pages)
     FIELD (mapped_unmapped) FIELD (mapped_zero) FIELD (mapped_same_filled)
-    FIELD (mapped_stored) FIELD (mapped_dropped)
+    FIELD (mapped_stored) FIELD (mapped_dropped) FIELD (mapped_damaged)
     FIELD (stored_live_bytes)
     FIELD (segments_total) FIELD (segments_free) FIELD (segments_open)
     FIELD (metadata_bytes)
@@ -167,12 +168,13 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     s->gc_runs, s->gc_bytes_moved, s->gc_records_moved,
     s->segments_erased,
     s->checksum_failures, s->read_retries,
+    s->pages_lost, s->segments_retired,
     s->readin_pages, s->readin_rereads, s->readin_dropped,
     s->readin_eio,
     s->enospc_errors, s->io_errors,
     s->logical_pages,
     s->mapped_unmapped, s->mapped_zero, s->mapped_same_filled,
-    s->mapped_stored, s->mapped_dropped,
+    s->mapped_stored, s->mapped_dropped, s->mapped_damaged,
     s->stored_live_bytes,
     s->segments_total, s->segments_free, s->segments_open,
     s->metadata_bytes,

@@ -17,8 +17,13 @@
  * swap never flushes, so what waits in RAM is bounded by this (or by a
  * segment of twice this, taken as one chunk: see vswap_store_open). */
 #define SEAL_THRESHOLD (512 * 1024)
-/* Sequences skipped at each open (see vswap_store_open). */
-#define SEQUENCE_MARGIN 64
+/* Numbers of the store's clock skipped at each open (see
+ * vswap_store_open): more than a killed server can have handed out beyond
+ * what reached the medium (the stamps of two chunks' records, a few
+ * sequences). */
+#define SEQUENCE_MARGIN 65536
+_Static_assert (SEQUENCE_MARGIN > 2 * VSWAP_MAX_CHUNK_RECORDS + 64,
+                "the margin covers two heads' unsealed chunks");
 
 /* ---- I/O contexts: everything a request needs, allocated at open ---- */
 
@@ -162,7 +167,7 @@ reassert_torn_pages (struct vswap_store *store)
 static struct vswap_store *
 open_store (struct vswap_medium *medium,
             const struct vswap_open_options *options,
-            struct vswap_error *err, bool may_erase)
+            struct vswap_error *err, int may_erase)
 {
   struct vswap_superblock sb;
   int r = vswap_superblock_read (medium, &sb);
@@ -246,14 +251,19 @@ open_store (struct vswap_medium *medium,
   store->gc_buffer = aligned_alloc_zero (store->segment_size);
   for (int i = 0; i < 2; i++) {
     store->heads[i].segment = -1;
-    if (!options->read_only)
+    if (!options->read_only) {
       store->heads[i].buffer = aligned_alloc_zero (store->segment_size);
+      store->heads[i].summary.entries =
+        calloc (VSWAP_MAX_CHUNK_RECORDS, sizeof (struct summary_entry));
+    }
   }
   if (!store->map || !store->readin || !store->segments ||
       !store->heat_low || !store->heat_high ||
       !store->gc_buffer ||
       (!options->read_only && (!store->heads[0].buffer ||
-                               !store->heads[1].buffer))) {
+                               !store->heads[1].buffer ||
+                               !store->heads[0].summary.entries ||
+                               !store->heads[1].summary.entries))) {
     vswap_error_set (err, ENOMEM, "out of memory for a store of %" PRIu64
                      " pages", store->pages);
     goto fail;
@@ -286,14 +296,19 @@ open_store (struct vswap_medium *medium,
      * write buffer claims, so that the buffer is seen as stale. */
     store->sequence += SEQUENCE_MARGIN;
     vswap_resume_heads (store);
-    r = reassert_torn_pages (store);
+    /* What recovery found goes on the medium before anything could mark
+     * the chunks it concerns durable. */
+    r = vswap_recovery_record (store);
+    if (r == 0)
+      r = reassert_torn_pages (store);
     /* The cut tore the write that programmed the last free segment, so
      * the victims whose copies it held are live again and nothing is
      * free to record the recovery in.  That segment holds nothing but
      * the torn write, which was not flushed (it was under way): erased,
      * every page it held keeps its copy from before that write, which
-     * is what a cut may leave.  The next open finds no torn write. */
-    if (r == -ENOSPC && may_erase && store->torn_segment >= 0 &&
+     * is what a cut may leave.  The next open finds no torn write.  (Two
+     * heads may each have had one: twice at most.) */
+    if (r == -ENOSPC && may_erase > 0 && store->torn_segment >= 0 &&
         medium->geometry.can_discard) {
       const uint64_t segment = (uint64_t) store->torn_segment;
       const uint64_t offset = segment_offset (store, segment);
@@ -313,7 +328,7 @@ open_store (struct vswap_medium *medium,
                          medium->description, segment, vswap_strerror (-r));
         return NULL;
       }
-      return open_store (medium, options, err, false);
+      return open_store (medium, options, err, may_erase - 1);
     }
     if (r == -ENOSPC) {
       /* Seen only on a store filled to its last segment by random
@@ -331,12 +346,20 @@ open_store (struct vswap_medium *medium,
                        vswap_strerror (-r));
       goto fail;
     }
+    vswap_recovery_settled (store);
     if (vswap_buffer_replay (store, medium_sequence, err) < 0)
       goto fail;
     vswap_buffer_attach (store);
   }
   free (store->torn_pages);
   store->torn_pages = NULL;
+  store->torn_page_count = 0;
+  free (store->damaged_pages);
+  store->damaged_pages = NULL;
+  store->damaged_page_count = 0;
+  free (store->unsummarised);
+  store->unsummarised = NULL;
+  store->unsummarised_count = 0;
   return store;
 
  fail:
@@ -350,8 +373,8 @@ vswap_store_open (struct vswap_medium *medium,
                   const struct vswap_open_options *options,
                   struct vswap_error *err)
 {
-  /* A segment holding only a torn write may be erased, once. */
-  return open_store (medium, options, err, true);
+  /* A segment holding only a torn write may be erased, twice. */
+  return open_store (medium, options, err, 2);
 }
 
 int
@@ -370,7 +393,7 @@ vswap_store_flush (struct vswap_store *store)
     return 0;
   pthread_mutex_lock (&store->lock);
   r = vswap_store_seal_all (store);
-  const uint64_t sealed = store->sequence;
+  const uint64_t seals = store->seals;
   pthread_mutex_unlock (&store->lock);
   /* Every chunk sealed above has been written (writes complete under the
    * lock), so one flush of the medium covers them all. */
@@ -384,7 +407,7 @@ vswap_store_flush (struct vswap_store *store)
      * power cut that tears that chunk would have its damage taken for
      * rot.  The next flush marks it.  (A segment opened meanwhile takes
      * a sequence too, and costs this flush its marker: harmless.) */
-    if (store->sequence == sealed)
+    if (store->seals == seals)
       r = vswap_store_mark_durable (store);
     /* What GC collected is superseded durably now: free it. */
     if (r == 0)
@@ -427,9 +450,13 @@ store_free (struct vswap_store *store)
   free (store->segments);
   free (store->gc_buffer);
   free (store->torn_pages);
-  for (int i = 0; i < 2; i++)
+  free (store->damaged_pages);
+  free (store->unsummarised);
+  for (int i = 0; i < 2; i++) {
     if (!vswap_buffer_owns (store, store->heads[i].buffer))
       free (store->heads[i].buffer);
+    free (store->heads[i].summary.entries);
+  }
   /* Not clean: what the file holds is left for the next open. */
   vswap_buffer_release (store, false);
   pthread_mutex_destroy (&store->lock);
@@ -463,8 +490,8 @@ vswap_store_close (struct vswap_store *store)
     r = write_lifetime (store);
     /* Mark the open segments closed on the medium: their last chunk is
      * then known to be complete, not a torn tail. */
-    for (int i = 0; i < 2 && r == 0; i++)
-      r = vswap_head_close (store, &store->heads[i]);
+    if (r == 0)
+      r = vswap_store_close_heads (store);
     pthread_mutex_unlock (&store->lock);
     if (r == 0)
       r = vswap_medium_flush (store->medium);
@@ -640,6 +667,11 @@ read_page (struct vswap_store *store, struct io_context *ctx, uint64_t page,
       r = -EIO;
       if (client)
         STAT_ADD (store, readin_eio, 1);
+    }
+    else if (e == VSWAP_MAP_DAMAGED) {
+      r = -EIO;                 /* its newest record was lost */
+      if (client)
+        STAT_ADD (store, checksum_failures, 1);
     }
     else
       memset (out, 0, VSWAP_PAGE_SIZE);
@@ -900,10 +932,10 @@ prepare_page (struct vswap_store *store, struct io_context *ctx,
 /* Append a prepared page and point the map at it.  Called with
  * store->lock held. */
 static int
-store_prepared (struct vswap_store *store, const struct prepared_page *p,
+store_prepared (struct vswap_store *store, struct prepared_page *p,
                 bool force)
 {
-  const struct vswap_record_header *h = &p->header;
+  struct vswap_record_header *h = &p->header;
   const uint64_t page = h->logical_page;
   const vswap_map_entry e = store->map[page];
   uint32_t address;
@@ -1097,15 +1129,12 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
            !(store->map[stop] == state ||
              store->map[stop] == VSWAP_MAP_UNMAPPED))
       stop++;
-    const struct vswap_record_header h = {
+    struct vswap_record_header h = {
       .logical_page = (uint32_t) start,
       .count = (uint32_t) (stop - start),
       .kind = state == VSWAP_MAP_ZERO ? VSWAP_RECORD_ZERO : VSWAP_RECORD_TRIM,
     };
     uint32_t address;
-    r = vswap_head_order_for_tombstone (store);
-    if (r < 0)
-      break;
     r = vswap_head_append (store, store->user_head, &h, NULL, &address);
     if (r == -ENOSPC)
       STAT_ADD (store, enospc_errors, 1);
@@ -1114,6 +1143,30 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
       store->map[p] = state;
     }
     start = stop;
+  }
+  pthread_mutex_unlock (&store->lock);
+  return r;
+}
+
+int
+vswap_store_lose_pages (struct vswap_store *store, uint64_t first,
+                        uint64_t count)
+{
+  if (first > store->pages || count > store->pages - first || count == 0 ||
+      count > UINT32_MAX)
+    return -ERANGE;
+  struct vswap_record_header h = {
+    .logical_page = (uint32_t) first,
+    .count = (uint32_t) count,
+    .kind = VSWAP_RECORD_LOST,
+  };
+  uint32_t address;
+  pthread_mutex_lock (&store->lock);
+  const int r = vswap_head_append (store, store->user_head, &h, NULL,
+                                   &address);
+  for (uint64_t p = first; p < first + count && r == 0; p++) {
+    vswap_map_release (store, p);
+    store->map[p] = VSWAP_MAP_DAMAGED;
   }
   pthread_mutex_unlock (&store->lock);
   return r;
@@ -1283,6 +1336,8 @@ vswap_store_statistics (struct vswap_store *store,
       st->mapped_zero++;
     else if (e == VSWAP_MAP_DROPPED)
       st->mapped_dropped++;
+    else if (e == VSWAP_MAP_DAMAGED)
+      st->mapped_damaged++;
     else
       st->mapped_unmapped++;
   }

@@ -83,12 +83,15 @@ struct vswap_statistics {
   /* Trouble and policy. */
   uint64_t checksum_failures;
   uint64_t read_retries;        /* records read twice: the first failed */
+  /* Pages whose newest record was found damaged (they read as errors
+   * until written again), and segments GC retired for damage. */
+  uint64_t pages_lost, segments_retired;
   uint64_t readin_pages, readin_rereads, readin_dropped, readin_eio;
   uint64_t enospc_errors, io_errors;
   /* Now. */
   uint64_t logical_pages;
   uint64_t mapped_unmapped, mapped_zero, mapped_same_filled, mapped_stored,
-           mapped_dropped;
+           mapped_dropped, mapped_damaged;
   uint64_t stored_live_bytes;   /* bytes of live records on the medium */
   uint64_t segments_total, segments_free, segments_open;
   uint64_t metadata_bytes;      /* RAM for map, bitmaps, segment table */
@@ -221,12 +224,22 @@ struct vswap_segment_info {
 int vswap_store_segment_info (struct vswap_store *store, uint64_t index,
                               struct vswap_segment_info *info);
 
-/* Verify every record on the medium.  Calls PROBLEM for each damaged record
- * (naming the logical page), returns the number of problems found (>= 0) or
- * a negative errno when the check could not run. */
-int64_t vswap_store_check (struct vswap_store *store,
-                           void (*problem) (void *opaque, const char *message),
-                           void *opaque, uint64_t *records_checked);
+/* What vswap_store_check found. */
+struct vswap_check_result {
+  uint64_t records_checked;     /* record headers that verify */
+  uint64_t pages_failing;       /* pages that read as I/O errors */
+  uint64_t damage_notes;        /* damage that cost no page */
+};
+
+/* Walk every segment past any damage and read back every page.  Calls
+ * REPORT for each page that would fail (PROBLEM true: its newest record
+ * was lost, or its record does not read back) and for each damage that
+ * cost no page (PROBLEM false).  Returns 0 (the counts are in *RESULT),
+ * or a negative errno when the check could not run. */
+int vswap_store_check (struct vswap_store *store,
+                       void (*report) (void *opaque, bool problem,
+                                       const char *message),
+                       void *opaque, struct vswap_check_result *result);
 
 /* One structure of the store on its medium (vswap_store_layout). */
 enum vswap_structure_kind {
@@ -240,8 +253,8 @@ struct vswap_structure {
   uint64_t offset;              /* bytes from the start of the medium */
   uint32_t length;
   uint64_t segment;
-  /* Chunks and records: the order in which recovery lets them win (a
-   * higher one is newer).  Records also: */
+  /* Chunks: their sequence; records: their stamp.  Of two records of a
+   * page, the one with the higher stamp is the newer. */
   uint64_t order;
   uint8_t record_kind;          /* doc/on-medium-format.md, "Record" */
   uint32_t page, count;         /* the logical pages it covers */
@@ -249,8 +262,8 @@ struct vswap_structure {
 };
 
 /* Call EMIT for both superblocks and for every chunk header, record
- * header and payload that recovery can reach, segment by segment (the
- * open segments as far as they are written).  Stops at the first EMIT
+ * header and payload that verifies, segment by segment (the open segments
+ * as far as they are written).  Stops at the first EMIT
  * that returns non-zero and returns that; else 0, or -errno. */
 int vswap_store_layout (struct vswap_store *store,
                         int (*emit) (void *opaque,

@@ -23,12 +23,23 @@
 #include "rounding.h"
 #include "store.h"
 
+enum segment_damage {
+  DAMAGE_NONE = 0,
+  /* Recovery found records here that do not verify, and accounted for
+   * them: GC may collect the segment, stepping over them. */
+  DAMAGE_KNOWN,
+  /* ... and they are the only evidence that some pages lost their newest
+   * record, until the open has written LOST records for those pages: not
+   * a victim until then. */
+  DAMAGE_EVIDENCE,
+};
+
 enum segment_state {
   SEGMENT_FREE = 0,
   SEGMENT_OPEN,                 /* a write head is filling it */
   SEGMENT_CLOSED,               /* full (or left by an earlier run) */
   SEGMENT_SUPERBLOCK,           /* holds a superblock copy */
-  SEGMENT_PINNED,               /* damaged: GC cannot empty it */
+  SEGMENT_PINNED,               /* retired: damage GC cannot see past */
 };
 
 struct segment {
@@ -60,9 +71,37 @@ struct segment {
    * was collected (head segment -1: nothing was pending there), and the
    * medium has been flushed (see gc.c). */
   bool releasing;
+  /* Damage recovery found here (enum segment_damage).  Damage GC finds
+   * in a segment recovery found none in retires it (SEGMENT_PINNED). */
+  uint8_t damage;
   int64_t release_segment[2];
   uint32_t release_fill[2];
   uint8_t state;
+};
+
+/* The summary of a head's last sealed chunk (doc/on-medium-format.md,
+ * "Chunk summaries"): which pages its records are of.  The head's next
+ * sealed chunk carries it as SUMMARY records, or a durability marker does;
+ * until then it waits here. */
+struct summary_entry {
+  uint32_t page, count;
+  uint64_t stamp;
+};
+struct pending_summary {
+  bool present;
+  uint64_t segment, generation, sequence;
+  uint32_t offset;              /* of the described chunk */
+  uint32_t end;                 /* where that chunk's padding ends */
+  uint32_t count;               /* entries */
+  uint32_t room;                /* bytes its records take, a PAD included */
+  uint32_t records;             /* records it takes, the PAD included */
+  struct summary_entry *entries;        /* VSWAP_MAX_CHUNK_RECORDS */
+};
+
+/* Where a chunk starts. */
+struct chunk_place {
+  uint64_t segment;
+  uint32_t offset;
 };
 
 /* A write head: the open segment and its RAM image.  Records are appended
@@ -78,6 +117,7 @@ struct head {
   uint32_t chunk_records;
   bool chunk_open;
   uint32_t marked;              /* "written" when the last marker went out */
+  struct pending_summary summary;
 };
 
 /* Whole pages a read request fetches at once: records a sequential write
@@ -148,7 +188,11 @@ struct vswap_store {
   struct segment *segments;
   struct vswap_pattern_table patterns;
   uint64_t free_segments;
-  uint64_t sequence;            /* last chunk sequence handed out */
+  /* The store's clock: the last stamp, chunk sequence or segment
+   * generation handed out (doc/on-medium-format.md, "Stamps and
+   * sequences"). */
+  uint64_t sequence;
+  uint64_t seals;               /* chunks sealed and segments opened */
 
   struct head heads[2];
   struct head *user_head;
@@ -188,11 +232,21 @@ struct vswap_store {
   /* Lifetime counters as the newest LIFETIME record left them, and where
    * that record is (GC keeps it; 0 = none). */
   uint64_t lifetime[VSWAP_LIFETIME_COUNTERS];
-  /* Pages recovery gave back their pre-crash copy (open only). */
+  /* What recovery found for a writable open to settle (vswap_store_open):
+   * pages it gave back their pre-crash copy, pages it found damaged
+   * (their newest record lost), and chunks whose summary never reached
+   * the medium. */
   uint32_t *torn_pages;
   size_t torn_page_count;
-  /* The segment whose only chunk is the torn write of all of them, or
-   * negative (-1: none torn; -2: more than that). */
+  uint32_t *damaged_pages;
+  size_t damaged_page_count;
+  struct chunk_place *unsummarised;
+  size_t unsummarised_count;
+  /* The sequence of the newest durability marker recovery found: chunks
+   * below it were flushed (vswap check tells rot from torn writes). */
+  uint64_t newest_marker;
+  /* A segment whose only chunk is a write a crash cut short, and that no
+   * marker covers (-1: none): the open may erase it to make room. */
   int64_t torn_segment;
   uint32_t lifetime_address;
   /* The user head's image in a file that outlives the process (NULL:
@@ -201,8 +255,10 @@ struct vswap_store {
 };
 
 /* log_writer.c */
+/* Append a record to HEAD (or where it must go instead).  A header whose
+ * stamp is 0 gets the next one (a GC copy keeps its own). */
 int vswap_head_append (struct vswap_store *store, struct head *head,
-                       const struct vswap_record_header *header,
+                       struct vswap_record_header *header,
                        const void *payload, uint32_t *address);
 int vswap_head_append_encoded (struct vswap_store *store, struct head *head,
                                const uint8_t *record, uint32_t size,
@@ -211,7 +267,9 @@ int vswap_head_seal (struct vswap_store *store, struct head *head,
                      uint32_t flags);
 void vswap_resume_heads (struct vswap_store *store);
 int vswap_store_seal_all (struct vswap_store *store);
-int vswap_head_close (struct vswap_store *store, struct head *head);
+/* A clean close: seal every head, then a CLEAN marker in each, and close
+ * their segments. */
+int vswap_store_close_heads (struct vswap_store *store);
 /* After a medium flush: an empty CLEAN chunk after each head's flushed
  * chunks, so that recovery knows them complete (damage there is rot, an
  * error, not a torn write to skip). */
@@ -222,6 +280,10 @@ void vswap_lifetime_add (struct vswap_store *store,
 uint16_t vswap_lifetime_encode (struct vswap_store *store, uint8_t *payload);
 void vswap_lifetime_decode (struct vswap_store *store, const uint8_t *payload,
                             uint16_t length);
+/* Append SUMMARY records saying what SUMMARY says, to HEAD (or where
+ * its records must go).  Called with store->lock held. */
+int vswap_append_summary (struct vswap_store *store, struct head *head,
+                          const struct pending_summary *summary);
 /* Count a SAME record that a map entry points at (pattern table full). */
 void vswap_segment_count_data (struct vswap_store *store, uint32_t address,
                                uint32_t size);
@@ -239,14 +301,11 @@ struct head *vswap_head_of_segment (struct vswap_store *store,
  * write makes a RAW or ZSTD record (only those may go to the cold head). */
 struct head *vswap_head_for_write (struct vswap_store *store, uint64_t page,
                                    bool data);
-/* Before a range tombstone goes to the user head: seal user records the
- * cold head holds, so that the tombstone's chunk comes after theirs. */
-int vswap_head_order_for_tombstone (struct vswap_store *store);
 /* Collect until more than store->reserve segments are free (ENOSPC if it
  * cannot).  Called with store->lock held, which it lets go meanwhile. */
 int vswap_gc_make_room (struct vswap_store *store);
-/* Are TARGET or fewer segments free or releasing, or none free while some
- * are releasing?  Then writers may not open a segment, and GC works. */
+/* Are TARGET or fewer segments free?  Then writers may not open a segment,
+ * and GC works.  (Releasing segments do not count: see gc.c.) */
 bool vswap_gc_short_of (const struct vswap_store *store, uint64_t target);
 /* The GC head, when a user record of SIZE bytes should go there because
  * the user head has no segment and taking one would force a seal; else
@@ -284,7 +343,21 @@ void vswap_buffer_release (struct vswap_store *store, bool clean);
 
 /* recovery.c */
 int vswap_recover (struct vswap_store *store, struct vswap_error *err);
+/* After recovery, a writable open records durably what it found: the
+ * summaries of chunks whose own never reached the medium, and LOST
+ * records for the pages found damaged.  Before anything could mark those
+ * chunks durable.  Takes store->lock. */
+int vswap_recovery_record (struct vswap_store *store);
+/* ... and once that is durable, GC may collect the damaged segments. */
+void vswap_recovery_settled (struct vswap_store *store);
+/* Say MESSAGE through the open options' report callback, if any. */
+void vswap_report (struct vswap_store *store, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
 
+/* store.c: make pages [FIRST, FIRST + COUNT) read as errors, durably (a
+ * LOST record).  Takes store->lock. */
+int vswap_store_lose_pages (struct vswap_store *store, uint64_t first,
+                            uint64_t count);
 /* store.c: read the record at ADDRESS for PAGE into OUT (4 KiB).  Entered
  * with store->lock held; returns with it released. */
 int vswap_read_record (struct vswap_store *store, struct io_context *ctx,

@@ -330,10 +330,13 @@ replay_records (struct vswap_store *store, struct vswap_write_buffer *b,
       r = vswap_store_trim (store, (uint64_t) h.count * VSWAP_PAGE_SIZE,
                             offset, false);
       break;
+    case VSWAP_RECORD_LOST:
+      r = vswap_store_lose_pages (store, h.logical_page, h.count);
+      break;
     default:
-      break;                    /* lifetime counters: the next close */
+      break;    /* counters (the next close writes them), summaries, pads */
     }
-    if (h.kind != VSWAP_RECORD_LIFETIME)
+    if (vswap_record_kind_is_page (h.kind))
       *pages += h.count;
     at += size;
   }

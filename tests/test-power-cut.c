@@ -1047,7 +1047,7 @@ chunk_headers (struct vswap_medium *m, uint64_t segment, uint64_t *offsets,
   ck_assert_int_eq (vswap_medium_read (m, image, 128 * 1024,
                                        segment * 128 * 1024), 0);
   for (uint64_t at = 0; at < 128 * 1024 && n < size; at += 4096)
-    if (memcmp (image + at, "VSWAPCK1", 8) == 0)
+    if (memcmp (image + at, "VSWAPCK2", 8) == 0)
       offsets[n++] = segment * 128 * 1024 + at;
   free (image);
   return n;

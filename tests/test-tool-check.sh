@@ -37,7 +37,7 @@ damaged () {
   run 1 "$VSWAP" check "$store"
   [ "$(cksum <"$store")" = "$before" ] || fail "check modified the store"
   cp "$out" "$tmp/check"
-  grep -Eq "records checked, $n problems?\$" "$tmp/check" \
+  grep -Eq "records checked, $n pages? failing," "$tmp/check" \
     || fail "summary: $(cat "$tmp/check")"
   for page in "$@"; do
     grep -v "records checked" "$tmp/check" \
@@ -71,7 +71,7 @@ hex2=$(sed -n 's/^raw_hex=//p' "$out")
 
 ### Clean.
 run 0 "$VSWAP" check "$store"
-grep -q "records checked, 0 problems" "$out" || fail "summary: $(cat "$out")"
+grep -q "records checked, 0 pages failing, 0 notes" "$out" || fail "summary: $(cat "$out")"
 run 0 "$STORE_WRITE" --pages $pages --read-all "$store"
 
 ### One bit flipped in a record of the older batch.

@@ -26,11 +26,12 @@ usage (void)
 {
   printf ("Usage: vswap check STORE\n"
           "\n"
-          "Read every record of the vswap store on STORE and verify its\n"
-          "checksum, without writing anything.  Each damaged record is\n"
-          "printed with the logical page it held.\n"
+          "Read every segment of the vswap store on STORE, past any damage,\n"
+          "and read back every page, without writing anything.  Each page\n"
+          "that would fail (its newest record lost or damaged) is printed;\n"
+          "damage that cost no page is printed as a note.\n"
           "\n"
-          "Exit status: 0 no problems, 1 problems found, 2 could not check.\n"
+          "Exit status: 0 every page reads, 1 pages fail, 2 could not check.\n"
           "\n"
           "Options:\n"
           "  -h, --help   show this help\n");
@@ -43,9 +44,9 @@ warn (void *opaque, const char *message)
 }
 
 static void
-problem (void *opaque, const char *message)
+problem (void *opaque, bool failing, const char *message)
 {
-  printf ("%s\n", message);
+  printf ("%s%s\n", failing ? "" : "note: ", message);
 }
 
 int
@@ -53,8 +54,7 @@ vswap_check_main (int argc, char *argv[])
 {
   struct vswap_medium *medium;
   struct vswap_store *store;
-  uint64_t records = 0;
-  int64_t problems;
+  struct vswap_check_result result;
   int c;
 
   opterr = 0;
@@ -77,15 +77,18 @@ vswap_check_main (int argc, char *argv[])
   if (store == NULL)
     return EXIT_USAGE;
 
-  problems = vswap_store_check (store, problem, NULL, &records);
+  const int r = vswap_store_check (store, problem, NULL, &result);
   tool_close_store (store, medium);
-  if (problems < 0) {
+  if (r < 0) {
     tool_error (COMMAND, "%s: the check stopped: %s", argv[optind],
-                strerror ((int) -problems));
+                strerror (-r));
     return EXIT_USAGE;
   }
 
-  printf ("%" PRIu64 " records checked, %" PRId64 " problem%s\n",
-          records, problems, problems == 1 ? "" : "s");
-  return problems == 0 ? EXIT_OK : EXIT_PROBLEMS;
+  printf ("%" PRIu64 " records checked, %" PRIu64 " page%s failing, %"
+          PRIu64 " note%s of damage that cost no page\n",
+          result.records_checked, result.pages_failing,
+          result.pages_failing == 1 ? "" : "s", result.damage_notes,
+          result.damage_notes == 1 ? "" : "s");
+  return result.pages_failing == 0 ? EXIT_OK : EXIT_PROBLEMS;
 }
