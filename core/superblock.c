@@ -333,11 +333,21 @@ static int
 validate_alone (const struct vswap_superblock *sb, const char *name,
                 struct vswap_error *err)
 {
+  /* Version 1 stores came before every record had its stamp
+   * (doc/on-medium-format.md): there is no upgrade in place, and none is
+   * needed for swap, whose contents do not outlive the swap session. */
+  if (sb->format_version < VSWAP_FORMAT_VERSION)
+    return vswap_error_set (err, EINVAL,
+                            "%s: store format version %" PRIu32 " is older "
+                            "than the version %d this vswap reads: after "
+                            "swapoff, make it anew with 'vswap format "
+                            "--force' (or use the vswap that wrote it)",
+                            name, sb->format_version, VSWAP_FORMAT_VERSION);
   if (sb->format_version != VSWAP_FORMAT_VERSION)
     return vswap_error_set (err, EINVAL,
-                            "%s: store format version %" PRIu32 " is not "
-                            "the version %d this vswap reads: use a matching "
-                            "vswap", name, sb->format_version,
+                            "%s: store format version %" PRIu32 " is newer "
+                            "than the version %d this vswap reads: use the "
+                            "vswap that wrote it", name, sb->format_version,
                             VSWAP_FORMAT_VERSION);
   if (sb->flags & ~(uint32_t) KNOWN_SUPERBLOCK_FLAGS)
     return vswap_error_set (err, EINVAL,

@@ -56,6 +56,8 @@ struct breakage {
  * 4 KiB write unit and address shift 4, 15.5 MiB of data area. */
 static const struct breakage breakages[] = {
   { FIELD_VERSION, 0, "version" },
+  /* A store of format 1 (before stamps): the way out is named. */
+  { FIELD_VERSION, 1, "vswap format --force" },
   { FIELD_VERSION, VSWAP_FORMAT_VERSION + 1, "version" },
   { FIELD_VERSION, UINT32_MAX, "version" },
   { FIELD_FLAGS, 2, "flags" },
