@@ -72,7 +72,8 @@ static const struct {
   COUNTER (media_padding_bytes),
   COUNTER (gc_runs), COUNTER (gc_bytes_moved), COUNTER (gc_records_moved),
   COUNTER (segments_erased),
-  COUNTER (checksum_failures),
+  COUNTER (checksum_failures), COUNTER (pages_lost),
+  COUNTER (segments_retired),
   COUNTER (readin_pages), COUNTER (readin_rereads), COUNTER (readin_dropped),
   COUNTER (readin_eio),
   COUNTER (enospc_errors), COUNTER (io_errors),
@@ -260,6 +261,8 @@ print_text (const struct inspection *in)
   printf ("  stored:          %" PRIu64 " pages\n", stats->mapped_stored);
   printf ("  dropped:         %" PRIu64 " pages (read in and freed)\n",
           stats->mapped_dropped);
+  printf ("  damaged:         %" PRIu64 " pages (newest record lost; read "
+          "as errors until written)\n", stats->mapped_damaged);
   printf ("  pages costing no medium bytes: %" PRIu64 " (zero and "
           "same-filled)\n", stats->mapped_zero + stats->mapped_same_filled);
   printf ("  stored live bytes: %s (%" PRIu64 " bytes)\n",
@@ -447,10 +450,10 @@ print_json (const struct inspection *in)
           info->logical_size, stats->logical_pages);
   printf (", \"map\": {\"unmapped\": %" PRIu64 ", \"zero\": %" PRIu64
           ", \"same_filled\": %" PRIu64 ", \"stored\": %" PRIu64
-          ", \"dropped\": %" PRIu64 "}",
+          ", \"dropped\": %" PRIu64 ", \"damaged\": %" PRIu64 "}",
           stats->mapped_unmapped, stats->mapped_zero,
           stats->mapped_same_filled, stats->mapped_stored,
-          stats->mapped_dropped);
+          stats->mapped_dropped, stats->mapped_damaged);
   printf (", \"pages_costing_no_medium_bytes\": %" PRIu64
           ", \"stored_live_bytes\": %" PRIu64 ", ",
           stats->mapped_zero + stats->mapped_same_filled,
