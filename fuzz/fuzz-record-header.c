@@ -24,8 +24,19 @@ check_decoded (const struct vswap_record_header *r, uint64_t seed,
   struct vswap_record_header again;
 
   FUZZ_ASSERT (r->kind >= VSWAP_RECORD_RAW
-               && r->kind <= VSWAP_RECORD_LIFETIME);
+               && r->kind <= VSWAP_RECORD_LOST);
   FUZZ_ASSERT (r->payload_length <= 4096);
+  /* What recovery and GC rely on without further checks. */
+  if (vswap_record_kind_is_range (r->kind))
+    FUZZ_ASSERT (r->count >= 1 && r->payload_length == 0 &&
+                 (uint64_t) r->logical_page + r->count
+                 <= (UINT64_C (1) << 32));
+  else if (vswap_record_kind_is_page (r->kind))
+    FUZZ_ASSERT (r->count == 1);
+  else
+    FUZZ_ASSERT (r->count == 0);
+  if (r->kind == VSWAP_RECORD_RAW)
+    FUZZ_ASSERT (r->payload_length == 4096);
   for (uint32_t shift = VSWAP_MIN_ADDRESS_SHIFT; shift <= 20; shift++) {
     const uint32_t bytes = vswap_record_size (r->payload_length, shift);
     FUZZ_ASSERT (bytes >= VSWAP_RECORD_HEADER_SIZE + r->payload_length);
@@ -40,8 +51,8 @@ check_decoded (const struct vswap_record_header *r, uint64_t seed,
    * the same bytes. */
   FUZZ_ASSERT (!vswap_record_header_decode (encoded, seed, generation + 1,
                                             &again)
-               || vswap_checksum (encoded, 24, seed ^ generation)
-                  == vswap_checksum (encoded, 24, seed ^ (generation + 1)));
+               || vswap_checksum (encoded, 28, seed ^ generation)
+                  == vswap_checksum (encoded, 28, seed ^ (generation + 1)));
 }
 
 int
@@ -61,12 +72,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     struct vswap_record_header in;
     memset (&in, 0, sizeof in);
     in.logical_page = vswap_get32 (bytes);
-    in.count = vswap_get32 (bytes + 4);
-    in.payload_length = vswap_get16 (bytes + 8);
-    in.kind = bytes[10];
-    in.flags = bytes[11];
-    in.payload_checksum = vswap_get32 (bytes + 12);
+    in.payload_length = vswap_get16 (bytes + 4);
+    in.kind = bytes[6];
+    in.flags = bytes[7];
+    in.stamp = vswap_get64 (bytes + 8);
     in.pattern = vswap_get64 (bytes + 16);
+    in.count = (uint32_t) in.pattern;
+    in.payload_checksum = vswap_get32 (bytes + 24);
     vswap_record_header_encode (&in, seed, generation, bytes);
   }
   if (vswap_record_header_decode (bytes, seed, generation, &r))

@@ -44,6 +44,14 @@ quiet (void *opaque, const char *message)
 }
 
 static void
+quiet_check (void *opaque, bool problem, const char *message)
+{
+  (void) opaque;
+  (void) problem;
+  (void) message;
+}
+
+static void
 allocate (void)
 {
   if (image)
@@ -141,8 +149,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   struct vswap_store *store = open_store (medium, true);
   const bool opened = store != NULL;
   if (store) {
-    uint64_t records = 0;
-    (void) vswap_store_check (store, quiet, NULL, &records);
+    struct vswap_check_result result;
+    (void) vswap_store_check (store, quiet_check, NULL, &result);
     read_all (store, true, false);
     struct vswap_statistics statistics;
     vswap_store_statistics (store, &statistics);
