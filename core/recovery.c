@@ -486,11 +486,30 @@ find_segments (struct recovery *rc, uint64_t *order, uint64_t *ordered,
   return 0;
 }
 
+/* Does IMAGE, SEGMENT as read, hold a record of GENERATION?  A summary
+ * may be of an earlier life of the segment, erased since: what a new
+ * life's torn first write left there is not that life's content. */
+static bool
+holds_generation (struct vswap_store *store, uint64_t segment,
+                  uint64_t generation, uint8_t *image)
+{
+  struct walk w;
+  struct walk_chunk c;
+  struct walk_record r;
+  walk_start (&w, store, segment, generation, image, store->segment_size,
+              false);
+  while (walk_next_chunk (&w, &c))
+    if (walk_next_record (&w, &c, &r))
+      return true;
+  return false;
+}
+
 /* A segment step 1 found free (its first unit blank, or no chunk header
- * verifying) that a summary elsewhere describes: if anything is
- * programmed in it, its first unit was damaged, and it is replayed with
- * the generation the newest such summary gives.  (Wholly blank, it was
- * erased since: the summary's claims lapse.) */
+ * verifying) that a summary elsewhere describes: if records of the
+ * generation the newest such summary gives are in it, its first unit was
+ * damaged, and it is replayed with that generation.  (Else it was erased
+ * since, perhaps programmed again in part by a write a crash cut short:
+ * the summary's claims lapse.) */
 static int
 resolve_segments (struct recovery *rc)
 {
@@ -505,7 +524,8 @@ resolve_segments (struct recovery *rc)
     if (r < 0)
       return r;
     STAT_ADD (store, media_read_bytes, store->segment_size);
-    if (is_blank (rc->image, store->segment_size))
+    if (is_blank (rc->image, store->segment_size) ||
+        !holds_generation (store, i, rc->summary_generation[i], rc->image))
       continue;
     rc->unresolved[i] = false;
     s->state = SEGMENT_CLOSED;
