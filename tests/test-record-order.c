@@ -70,7 +70,7 @@ content (uint64_t page, struct page_state s, uint8_t *out)
     memset (out, 0, PAGE);
     return;
   case SAME: {
-    const uint64_t pattern = 0x0101010101010101 * (1 + s.version % 250);
+    const uint64_t pattern = UINT64_C (0x0101010101010101) * (1 + s.version % 250);
     for (int i = 0; i < PAGE; i += 8)
       memcpy (out + i, &pattern, 8);
     return;
