@@ -115,8 +115,12 @@ check(s["host_write_pages"] >= r["device_write_pages"],
       % (s["host_write_pages"], r["device_write_pages"]))
 
 unit = r["address_unit"]
-record_max = 32 + unit                  # header + alignment, no payload
-chunk_header = 64 + unit                # header, records start aligned
+# A record's header and alignment, and its entry in the summary the next
+# chunk carries (16 bytes for a range); per chunk its header, a PAD that
+# keeps a summary 512 bytes from what it describes, and the headers of up
+# to two summary records.
+record_max = 32 + unit + 16
+chunk_header = 64 + unit + 512 + unit + 2 * (72 + unit)
 
 # Zero pages.  On Linux < 6.12 they come from swap itself.
 check(s["pages_zero"] > 0, "pages_zero %d > 0" % s["pages_zero"])

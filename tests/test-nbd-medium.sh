@@ -63,7 +63,7 @@ run 0 "$VSWAP" inspect "$uri"
 grep -q "NBD export" "$out" || fail "inspect does not show the medium: $(cat "$out")"
 grep -q "stored: *4096 pages" "$out" || fail "inspect: $(cat "$out")"
 run 0 "$VSWAP" check "$uri"
-grep -q " 0 problems" "$out" || fail "check: $(cat "$out")"
+grep -q " 0 pages failing" "$out" || fail "check: $(cat "$out")"
 
 ### The plugin serving a store that lives on the export.
 image=$tmp/image
@@ -101,7 +101,7 @@ head -c 16M /dev/zero >>"$tmp/expected"
 head -c 32M "$tmp/copy" | cmp "$tmp/expected" - ||
   fail "the image did not come back through the chained plugin"
 run 0 "$VSWAP" check "$uri"
-grep -q " 0 problems" "$out" || fail "check after the plugin: $(cat "$out")"
+grep -q " 0 pages failing" "$out" || fail "check after the plugin: $(cat "$out")"
 
 ### What the remote server saw.
 stop_nbdkit main
