@@ -21,63 +21,11 @@ is_data_record (uint8_t kind)
   return kind == VSWAP_RECORD_RAW || kind == VSWAP_RECORD_ZSTD;
 }
 
-int
-vswap_segment_of_address (const struct vswap_store *store, uint32_t address,
-                          uint32_t *offset)
-{
-  const uint64_t byte = (uint64_t) address << store->address_shift;
-  if (offset)
-    *offset = byte % store->segment_size;
-  return (int) (byte / store->segment_size);
-}
-
-struct head *
-vswap_head_of_segment (struct vswap_store *store, uint64_t segment)
-{
-  for (int i = 0; i < 2; i++)
-    if (store->heads[i].segment == (int64_t) segment)
-      return &store->heads[i];
-  return NULL;
-}
-
-void
-vswap_map_release (struct vswap_store *store, uint64_t page)
-{
-  const vswap_map_entry e = store->map[page];
-  const bool readin = vswap_bitmap_get (store->readin, page);
-
-  if (vswap_map_is_stored (e)) {
-    struct segment *s =
-      &store->segments[vswap_segment_of_address (store, vswap_map_address (e),
-                                                 NULL)];
-    assert (s->live_records > 0);
-    s->live_records--;
-    if (readin) {
-      assert (s->readin_records > 0);
-      s->readin_records--;
-    }
-  }
-  else if (vswap_map_is_same (e))
-    vswap_pattern_release (&store->patterns, vswap_map_pattern_index (e));
-  if (readin)
-    vswap_bitmap_set (store->readin, page, false);
-  store->map[page] = VSWAP_MAP_UNMAPPED;
-}
-
-void
-vswap_map_point (struct vswap_store *store, uint64_t page, uint32_t address)
-{
-  assert (store->map[page] == VSWAP_MAP_UNMAPPED);
-  store->map[page] = vswap_map_stored (address);
-  store->segments[vswap_segment_of_address (store, address, NULL)]
-    .live_records++;
-}
-
 /* Give HEAD the least erased free segment (wear levelling starts here),
  * erased first if it needs it.  No collection: the caller decided that it
  * may take one. */
-static int
-take_segment (struct vswap_store *store, struct head *head)
+int
+vswap_take_segment (struct vswap_store *store, struct head *head)
 {
   if (store->free_segments == 0)
     return -ENOSPC;
@@ -157,7 +105,7 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
       return 0;
     break;
   }
-  r = take_segment (store, head);
+  r = vswap_take_segment (store, head);
   if (r < 0)
     return r;
   vswap_gc_nudge (store);
@@ -177,238 +125,6 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   return 0;
 }
 
-/* ---- summaries (doc/on-medium-format.md, "Chunk summaries") ---- */
-
-/* A summary starts at least this far after the end of the chunk it
- * describes, so that one run of garbage does not take a record's header
- * and its summary entry both. */
-#define SUMMARY_DISTANCE 512
-
-/* The entries of P from FIRST on that one SUMMARY record takes: at most
- * VSWAP_SUMMARY_MAX_ENTRIES encoded entries (a range takes two), with
- * stamps within 2^32 - 1 of the lowest (*BASE).  Returns the end; *ENCODED
- * is the number of encoded entries. */
-static uint32_t
-summary_group (const struct pending_summary *p, uint32_t first,
-               uint64_t *base, uint32_t *encoded)
-{
-  uint64_t low = UINT64_MAX, high = 0;
-  uint32_t n = 0, i;
-
-  for (i = first; i < p->count; i++) {
-    const struct summary_entry *e = &p->entries[i];
-    const uint32_t take = e->count != 1 ? 2 : 1;
-    const uint64_t l = e->stamp < low ? e->stamp : low;
-    const uint64_t h = e->stamp > high ? e->stamp : high;
-    if (n + take > VSWAP_SUMMARY_MAX_ENTRIES ||
-        h - l >= VSWAP_SUMMARY_COUNT_DELTA)
-      break;
-    low = l;
-    high = h;
-    n += take;
-  }
-  *base = low;
-  *encoded = n;
-  return i;
-}
-
-/* Work out the records P takes, and their bytes, a PAD included. */
-static void
-summary_measure (const struct vswap_store *store, struct pending_summary *p)
-{
-  p->room = vswap_record_size (SUMMARY_DISTANCE, store->address_shift);
-  p->records = 1;
-  for (uint32_t i = 0; i < p->count; ) {
-    uint64_t base;
-    uint32_t encoded;
-    i = summary_group (p, i, &base, &encoded);
-    p->room += vswap_record_size (VSWAP_SUMMARY_HEADER
-                                  + encoded * VSWAP_SUMMARY_ENTRY,
-                                  store->address_shift);
-    p->records++;
-  }
-}
-
-static uint32_t
-summary_room (const struct pending_summary *p)
-{
-  return p && p->present ? p->room : 0;
-}
-
-static uint32_t
-summary_record_count (const struct pending_summary *p)
-{
-  return p && p->present ? p->records : 0;
-}
-
-/* Put a record at HEAD's fill point, inside its open chunk.  The caller
- * made room. */
-static void
-place (struct vswap_store *store, struct head *head,
-       struct vswap_record_header *h, const uint8_t *payload)
-{
-  const uint32_t size = vswap_record_size (h->payload_length,
-                                           store->address_shift);
-  uint8_t *where = head->buffer + head->fill;
-
-  assert (head->chunk_open);
-  assert ((uint64_t) head->fill + size <= store->segment_size);
-  if (h->stamp == 0)
-    h->stamp = ++store->sequence;
-  vswap_record_header_encode (h, store->seed, head->generation, where);
-  if (h->payload_length)
-    memcpy (where + VSWAP_RECORD_HEADER_SIZE, payload, h->payload_length);
-  memset (where + VSWAP_RECORD_HEADER_SIZE + h->payload_length, 0,
-          size - VSWAP_RECORD_HEADER_SIZE - h->payload_length);
-  head->fill += size;
-  head->chunk_records++;
-}
-
-/* Encode the SUMMARY record of P's entries [FIRST, END) (stamps from BASE)
- * into PAYLOAD; returns its length. */
-static uint16_t
-summary_payload (const struct pending_summary *p, uint32_t first,
-                 uint32_t end, uint64_t base, uint32_t encoded,
-                 uint8_t *payload)
-{
-  const struct vswap_summary sh = {
-    .segment = p->segment,
-    .generation = p->generation,
-    .offset = p->offset,
-    .entries = encoded,
-    .sequence = p->sequence,
-    .base = base,
-  };
-  vswap_summary_encode_header (&sh, payload);
-  uint8_t *e = payload + VSWAP_SUMMARY_HEADER;
-  for (uint32_t i = first; i < end; i++) {
-    const struct summary_entry *x = &p->entries[i];
-    vswap_put32 (e, x->page);
-    vswap_put32 (e + 4, (uint32_t) (x->stamp - base));
-    e += VSWAP_SUMMARY_ENTRY;
-    if (x->count != 1) {
-      vswap_put32 (e, x->count);
-      vswap_put32 (e + 4, VSWAP_SUMMARY_COUNT_DELTA);
-      e += VSWAP_SUMMARY_ENTRY;
-    }
-  }
-  assert (e == payload + VSWAP_SUMMARY_HEADER
-          + encoded * VSWAP_SUMMARY_ENTRY);
-  return (uint16_t) (e - payload);
-}
-
-/* Write the summary P as records into HEAD's open chunk (which has room:
- * see reserve), and forget it. */
-static void
-place_summary (struct vswap_store *store, struct head *head,
-               struct pending_summary *p)
-{
-  if (!p->present)
-    return;
-  /* Too close behind the chunk it describes: push it further.  (With
-   * address units of 512 bytes or more the chunk header already does.) */
-  if (p->segment == (uint64_t) head->segment &&
-      head->fill < p->end + SUMMARY_DISTANCE) {
-    static const uint8_t zeros[SUMMARY_DISTANCE];
-    const uint32_t unit = UINT32_C (1) << store->address_shift;
-    uint32_t size = (uint32_t) round_up (p->end + SUMMARY_DISTANCE
-                                         - head->fill, unit);
-    if (size < VSWAP_RECORD_HEADER_SIZE)
-      size = (uint32_t) round_up (VSWAP_RECORD_HEADER_SIZE, unit);
-    assert (size - VSWAP_RECORD_HEADER_SIZE <= sizeof zeros);
-    struct vswap_record_header pad = {
-      .kind = VSWAP_RECORD_PAD,
-      .payload_length = (uint16_t) (size - VSWAP_RECORD_HEADER_SIZE),
-    };
-    pad.payload_checksum = vswap_payload_checksum (zeros, pad.payload_length,
-                                                   store->seed, 0);
-    place (store, head, &pad, zeros);
-  }
-  uint8_t payload[VSWAP_PAGE_SIZE];
-  const bool elsewhere = p->segment != (uint64_t) head->segment;
-  for (uint32_t i = 0; i < p->count; ) {
-    uint64_t base;
-    uint32_t encoded;
-    const uint32_t end = summary_group (p, i, &base, &encoded);
-    struct vswap_record_header h = {
-      .kind = VSWAP_RECORD_SUMMARY,
-      .payload_length = summary_payload (p, i, end, base, encoded, payload),
-    };
-    h.payload_checksum = vswap_payload_checksum (payload, h.payload_length,
-                                                 store->seed, 0);
-    place (store, head, &h, payload);
-    /* GC must move a summary of a chunk elsewhere while that chunk
-     * lives. */
-    if (elsewhere)
-      store->segments[head->segment].state_records++;
-    i = end;
-  }
-  p->present = false;
-}
-
-/* Make P the summary of the chunk of HEAD that starts at START, ends
- * (padded) at END and was sealed as SEQUENCE: the pages of its records. */
-static void
-summarise (struct vswap_store *store, const struct head *head,
-           struct pending_summary *p, uint32_t start, uint32_t end,
-           uint64_t sequence)
-{
-  const uint8_t *chunk = head->buffer + start;
-  const uint32_t length = vswap_get32 (chunk + 40);
-
-  p->count = 0;
-  for (uint32_t at = vswap_chunk_records_start (store->address_shift);
-       at + VSWAP_RECORD_HEADER_SIZE <= length; ) {
-    struct vswap_record_header r;
-    const bool ok = vswap_record_header_decode (chunk + at, store->seed,
-                                                head->generation, &r);
-    assert (ok);
-    (void) ok;
-    if (vswap_record_kind_is_page (r.kind)) {
-      assert (p->count < VSWAP_MAX_CHUNK_RECORDS);
-      p->entries[p->count++] = (struct summary_entry) {
-        .page = r.logical_page, .count = r.count, .stamp = r.stamp,
-      };
-    }
-    at += vswap_record_size (r.payload_length, store->address_shift);
-  }
-  p->present = p->count > 0;    /* no page records: nothing to lose */
-  p->segment = (uint64_t) head->segment;
-  p->generation = head->generation;
-  p->offset = start;
-  p->end = end;
-  p->sequence = sequence;
-  if (p->present)
-    summary_measure (store, p);
-}
-
-int
-vswap_append_summary (struct vswap_store *store, struct head *head,
-                      const struct pending_summary *summary)
-{
-  uint8_t payload[VSWAP_PAGE_SIZE];
-  int r = 0;
-  /* Even with no entries: a summary says the chunk is accounted for. */
-  for (uint32_t i = 0; r == 0 && (i < summary->count || i == 0); ) {
-    uint64_t base;
-    uint32_t encoded;
-    const uint32_t end = summary_group (summary, i, &base, &encoded);
-    struct vswap_record_header h = {
-      .kind = VSWAP_RECORD_SUMMARY,
-      .payload_length = summary_payload (summary, i, end, base, encoded,
-                                         payload),
-    };
-    h.payload_checksum = vswap_payload_checksum (payload, h.payload_length,
-                                                 store->seed, 0);
-    uint32_t address;
-    r = vswap_head_append (store, head, &h, payload, &address);
-    if (end == 0)
-      break;
-    i = end;
-  }
-  return r;
-}
-
 int
 vswap_head_seal (struct vswap_store *store, struct head *head,
                  uint32_t flags)
@@ -420,7 +136,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
 
   /* The last chunk's summary goes out with this one (reserve kept room
    * for it). */
-  place_summary (store, head, &head->summary);
+  vswap_place_summary (store, head, &head->summary);
 
   struct segment *s = &store->segments[head->segment];
   uint8_t *chunk = head->buffer + head->chunk_start;
@@ -463,7 +179,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
   STAT_ADD (store, media_writes, 1);
   if (head->written == 0)
     s->stale_generation = 0;    /* the old content is now unreachable */
-  summarise (store, head, &head->summary, head->chunk_start, end,
+  vswap_summarise (store, head, &head->summary, head->chunk_start, end,
              h.sequence);
   head->fill = head->written = end;
   s->write_offset = end;
@@ -475,8 +191,8 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
 }
 
 /* Close HEAD's segment: its last chunk says so, reads go to the medium. */
-static int
-close_segment (struct vswap_store *store, struct head *head)
+int
+vswap_close_segment (struct vswap_store *store, struct head *head)
 {
   const int r = vswap_head_seal (store, head, VSWAP_CHUNK_LAST);
   if (r < 0)
@@ -496,8 +212,8 @@ close_segment (struct vswap_store *store, struct head *head)
 
 /* Start a chunk at the head's fill point: room for its header, which is
  * filled in when the chunk is sealed. */
-static void
-open_chunk (struct vswap_store *store, struct head *head)
+void
+vswap_open_chunk (struct vswap_store *store, struct head *head)
 {
   const uint32_t start = vswap_chunk_records_start (store->address_shift);
   head->chunk_start = head->fill;
@@ -527,7 +243,7 @@ reserve (struct vswap_store *store, struct head **headp, uint32_t size,
       /* A chunk holds at most VSWAP_MAX_CHUNK_RECORDS records, its
        * predecessor's summary included. */
       if (head->chunk_open &&
-          head->chunk_records + 2 + summary_record_count (&head->summary)
+          head->chunk_records + 2 + vswap_summary_record_count (&head->summary)
           > VSWAP_MAX_CHUNK_RECORDS) {
         r = vswap_head_seal (store, head, 0);
         if (r < 0)
@@ -537,10 +253,10 @@ reserve (struct vswap_store *store, struct head **headp, uint32_t size,
       const uint32_t need = size + (head->chunk_open ? 0
                                     : vswap_chunk_records_start
                                     (store->address_shift))
-        + summary_room (&head->summary);
+        + vswap_summary_room (&head->summary);
       if ((uint64_t) head->fill + need <= store->segment_size)
         break;
-      r = close_segment (store, head);
+      r = vswap_close_segment (store, head);
       if (r < 0)
         return r;
     }
@@ -558,7 +274,7 @@ reserve (struct vswap_store *store, struct head **headp, uint32_t size,
       return r;
   }
   if (!head->chunk_open)
-    open_chunk (store, head);
+    vswap_open_chunk (store, head);
   *where = head->buffer + head->fill;
   *address = (uint32_t) ((segment_offset (store, head->segment) + head->fill)
                          >> store->address_shift);
@@ -649,139 +365,6 @@ vswap_head_append_encoded (struct vswap_store *store, struct head *head,
   return commit (store, head, size, data);
 }
 
-void
-vswap_segment_count_data (struct vswap_store *store, uint32_t address,
-                          uint32_t size)
-{
-  struct segment *s =
-    &store->segments[vswap_segment_of_address (store, address, NULL)];
-  s->data_records++;
-  s->data_bytes += size;
-}
-
-/* ---- durability markers ---- */
-
-/* Can HEAD take a marker chunk holding the summaries P and Q? */
-static bool
-marker_fits (const struct vswap_store *store, const struct head *head,
-             const struct pending_summary *p, const struct pending_summary *q)
-{
-  return head->segment >= 0 && !head->chunk_open &&
-    (uint64_t) head->fill + vswap_chunk_records_start (store->address_shift)
-    + summary_room (p) + summary_room (q)
-    <= store->segment_size;
-}
-
-/* Write a marker chunk (flagged FLAGS) into HEAD, carrying its own pending
- * summary and ADOPTED's (if not NULL). */
-static int
-write_marker (struct vswap_store *store, struct head *head,
-              struct head *adopted, uint32_t flags)
-{
-  open_chunk (store, head);
-  if (adopted)
-    place_summary (store, head, &adopted->summary);
-  /* vswap_head_seal places the head's own. */
-  const int r = vswap_head_seal (store, head, flags);
-  if (r == 0)
-    head->marked = head->written;
-  return r;
-}
-
-/* Write a marker (FLAGS: CLEAN) into every head that needs one.  A marker
- * says that every chunk below it is complete, and the summaries of those
- * chunks must then be on the medium: a head that cannot carry its own
- * summary (no segment, no room, a chunk open) has it carried by the
- * other's marker; if neither can, the head takes a fresh segment for it
- * (its next write would need one anyway) when one is free beyond GC's
- * reserve, or at a clean close (CLOSING) any free one; else no marker is
- * written at all.  Never a collection: it would append copies that
- * nothing here writes out.  CLOSING also puts a marker in each head that
- * has a segment, even with nothing new: the next open appends after it. */
-static int
-mark_heads (struct vswap_store *store, uint32_t flags, bool closing)
-{
-  struct head *heads[2] = { store->user_head, store->gc_head };
-  const int count = store->gc_head == store->user_head ? 1 : 2;
-
-  for (int attempt = 0; attempt < 3; attempt++) {
-    bool own[2] = { false, false };
-    struct head *orphan[2] = { NULL, NULL };
-    struct head *stranded = NULL;
-
-    for (int i = 0; i < count; i++) {
-      struct head *h = heads[i];
-      const bool wanted = h->segment >= 0 && !h->chunk_open &&
-        (closing || h->summary.present ||
-         (h->written != 0 && h->written != h->marked));
-      own[i] = wanted && marker_fits (store, h, &h->summary, NULL);
-      if (h->summary.present && !own[i])
-        orphan[i] = h;
-    }
-    for (int i = 0; i < count && !stranded; i++) {
-      if (!orphan[i])
-        continue;
-      const int j = 1 - i;
-      if (j < count && !orphan[j] &&
-          marker_fits (store, heads[j], &heads[j]->summary,
-                       &orphan[i]->summary))
-        own[j] = true;          /* j carries i's summary */
-      else
-        stranded = orphan[i];
-    }
-    if (!stranded) {
-      for (int i = 0; i < count; i++) {
-        if (!own[i])
-          continue;
-        const int j = 1 - i;
-        const int r = write_marker (store, heads[i],
-                                    j < count ? orphan[j] : NULL, flags);
-        if (r < 0)
-          return r;
-      }
-      return 0;
-    }
-    /* A head with a chunk open will carry its summary itself, and the
-     * marker must wait for it. */
-    if (stranded->chunk_open)
-      return 0;
-    if (store->free_segments == 0 ||
-        (!closing && vswap_gc_short_of (store, store->reserve)))
-      return 0;
-    int r = 0;
-    if (stranded->segment >= 0)
-      r = close_segment (store, stranded);
-    if (r == 0)
-      r = take_segment (store, stranded);
-    if (r < 0)
-      return r;
-  }
-  return 0;
-}
-
-int
-vswap_store_mark_durable (struct vswap_store *store)
-{
-  return mark_heads (store, VSWAP_CHUNK_CLEAN, false);
-}
-
-int
-vswap_store_close_heads (struct vswap_store *store)
-{
-  int r = vswap_store_seal_all (store);
-  if (r == 0)
-    r = mark_heads (store, VSWAP_CHUNK_CLEAN, true);
-  for (int i = 0; i < 2 && r == 0; i++) {
-    struct head *head = &store->heads[i];
-    if (head->segment < 0)
-      continue;
-    assert (!head->chunk_open);
-    store->segments[head->segment].state = SEGMENT_CLOSED;
-    head->segment = -1;
-  }
-  vswap_buffer_note (store);
-  return r;
-}
 
 /* Take up a segment the last open left half written and closed cleanly:
  * appending to it wastes nothing and opens no new erase block. */

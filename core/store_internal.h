@@ -280,6 +280,22 @@ void vswap_lifetime_add (struct vswap_store *store,
 uint16_t vswap_lifetime_encode (struct vswap_store *store, uint8_t *payload);
 void vswap_lifetime_decode (struct vswap_store *store, const uint8_t *payload,
                             uint16_t length);
+/* log_writer.c, for summary.c and marker.c: take a free segment for
+ * HEAD (no collection), close HEAD's full segment, start a chunk. */
+int vswap_take_segment (struct vswap_store *store, struct head *head);
+int vswap_close_segment (struct vswap_store *store, struct head *head);
+void vswap_open_chunk (struct vswap_store *store, struct head *head);
+
+/* summary.c: the bytes and records summary P takes in a chunk (a PAD
+ * included), placing it into HEAD's open chunk (which has room), and
+ * making P the summary of HEAD's chunk [START, END) sealed as SEQUENCE. */
+uint32_t vswap_summary_room (const struct pending_summary *p);
+uint32_t vswap_summary_record_count (const struct pending_summary *p);
+void vswap_place_summary (struct vswap_store *store, struct head *head,
+                          struct pending_summary *p);
+void vswap_summarise (struct vswap_store *store, const struct head *head,
+                      struct pending_summary *p, uint32_t start,
+                      uint32_t end, uint64_t sequence);
 /* Append SUMMARY records saying what SUMMARY says, to HEAD (or where
  * its records must go).  Called with store->lock held. */
 int vswap_append_summary (struct vswap_store *store, struct head *head,
@@ -362,6 +378,58 @@ int vswap_store_lose_pages (struct vswap_store *store, uint64_t first,
  * with store->lock held; returns with it released. */
 int vswap_read_record (struct vswap_store *store, struct io_context *ctx,
                        uint64_t page, uint32_t address, void *out);
+
+/* The largest record a page can have: a raw one. */
+#define MAX_PAGE_RECORD (VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE)
+
+/* A request is served piece by piece: a run of up to MAXIMUM whole pages,
+ * or the part of one page that it covers. */
+struct piece {
+  uint64_t page;                /* the first page */
+  uint32_t skip;                /* bytes into it (partial only) */
+  uint32_t bytes;               /* the piece's length */
+  uint32_t whole_pages;         /* 0: a partial page */
+};
+
+static inline struct piece
+vswap_next_piece (uint64_t offset, uint64_t length, uint32_t maximum)
+{
+  struct piece p = {
+    .page = offset / VSWAP_PAGE_SIZE,
+    .skip = offset % VSWAP_PAGE_SIZE,
+  };
+
+  assert (length > 0 && maximum > 0);
+  p.bytes = VSWAP_PAGE_SIZE - p.skip;
+  if (p.bytes > length)
+    p.bytes = (uint32_t) length;
+  if (p.bytes == VSWAP_PAGE_SIZE) {
+    const uint64_t pages = length / VSWAP_PAGE_SIZE;
+    p.whole_pages = pages < maximum ? (uint32_t) pages : maximum;
+    p.bytes = p.whole_pages * VSWAP_PAGE_SIZE;
+  }
+  return p;
+}
+
+/* io_context.c: the preallocated contexts of the requests served at once
+ * (COUNT: the open option io_contexts, 0 for the default), and their
+ * buffers' sizes. */
+void *vswap_aligned_alloc_zero (size_t size);
+size_t vswap_read_buffer_size (const struct vswap_store *store);
+size_t vswap_run_buffer_size (const struct vswap_store *store);
+int vswap_contexts_create (struct vswap_store *store, unsigned count);
+void vswap_contexts_destroy (struct vswap_store *store);
+struct io_context *vswap_context_get (struct vswap_store *store);
+void vswap_context_put (struct vswap_store *store, struct io_context *c);
+
+/* read.c: read one whole PAGE into OUT (CLIENT: a client's read, which
+ * the read-in policy and statistics see). */
+int vswap_read_page (struct vswap_store *store, struct io_context *ctx,
+                     uint64_t page, void *out, bool client);
+/* write.c: store one whole PAGE from DATA (FORCE: even when the page
+ * already reads so, to give it a newer record). */
+int vswap_write_page (struct vswap_store *store, struct io_context *ctx,
+                      uint64_t page, const uint8_t *data, bool force);
 
 /* Counters are bumped from inside and outside the lock. */
 #define STAT_ADD(store, field, n) \
