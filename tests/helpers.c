@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "medium.h"
 
 uint64_t
 test_random_next (struct test_random *random)
@@ -31,6 +32,25 @@ test_random_fill (struct test_random *random, void *buffer, size_t length)
 
     memcpy (p + i, &word, length - i < 8 ? length - i : 8);
   }
+}
+
+void *
+test_buffer (size_t length)
+{
+  void *p = NULL;
+
+  ck_assert_int_eq (posix_memalign (&p, VSWAP_MEDIUM_BUFFER_ALIGN, length),
+                    0);
+  return p;
+}
+
+void
+test_fill_pattern (void *buffer, size_t length, unsigned seed)
+{
+  unsigned char *p = buffer;
+
+  for (size_t i = 0; i < length; i++)
+    p[i] = (unsigned char) (seed * 131 + i * 7 + (i >> 12));
 }
 
 int

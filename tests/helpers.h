@@ -31,6 +31,16 @@ uint64_t test_random_below (struct test_random *random, uint64_t n);
 void test_random_fill (struct test_random *random, void *buffer,
                        size_t length);
 
+/* LENGTH bytes aligned for any medium's O_DIRECT transfers
+ * (VSWAP_MEDIUM_BUFFER_ALIGN); fails the running Check test when there is
+ * no memory.  free() it. */
+void *test_buffer (size_t length);
+
+/* Fill LENGTH bytes with a pattern that differs from byte to byte, from
+ * 4 KiB page to page and from SEED to SEED: a misplaced or stale page
+ * shows. */
+void test_fill_pattern (void *buffer, size_t length, unsigned seed);
+
 /* Run every test of SUITE (CK_NORMAL: one line per failure, a summary)
  * and free it.  Returns the exit status for main: EXIT_SUCCESS when every
  * test passed, EXIT_FAILURE otherwise. */

@@ -37,25 +37,6 @@ static const struct file_setup setups[] = {
 
 static bool no_uring_outside;
 
-static void *
-xalloc (size_t length)
-{
-  void *p = NULL;
-
-  ck_assert_int_eq (posix_memalign (&p, VSWAP_MEDIUM_BUFFER_ALIGN, length),
-                    0);
-  return p;
-}
-
-static void
-fill (unsigned char *buffer, size_t length, unsigned seed)
-{
-  size_t i;
-
-  for (i = 0; i < length; i++)
-    buffer[i] = (unsigned char) (seed * 131 + i * 7 + (i >> 12));
-}
-
 static bool
 all_zero (const unsigned char *buffer, size_t length)
 {
@@ -153,7 +134,7 @@ exercise (struct vswap_medium *m)
 {
   const struct vswap_geometry *g = &m->geometry;
   size_t eb = g->erase_block;
-  unsigned char *out = xalloc (2 * eb), *in = xalloc (2 * eb);
+  unsigned char *out = test_buffer (2 * eb), *in = test_buffer (2 * eb);
 
   /* Room for the writes below to land in distinct places. */
   ck_assert_uint_ge (g->capacity, 3 * eb);
@@ -168,31 +149,31 @@ exercise (struct vswap_medium *m)
 
   /* Two whole erase blocks, then one write unit in the middle of the
    * second, then the last write unit of the medium. */
-  fill (out, 2 * eb, 1);
+  test_fill_pattern (out, 2 * eb, 1);
   ck_assert_int_eq (vswap_medium_write (m, out, 2 * eb, 0), 0);
-  fill (out, g->write_unit, 2);
+  test_fill_pattern (out, g->write_unit, 2);
   ck_assert_int_eq (vswap_medium_write (m, out, g->write_unit,
                                         eb + 2 * g->write_unit), 0);
-  fill (out, g->write_unit, 3);
+  test_fill_pattern (out, g->write_unit, 3);
   ck_assert_int_eq (vswap_medium_write (m, out, g->write_unit,
                                         g->capacity - g->write_unit), 0);
   ck_assert_int_eq (vswap_medium_flush (m), 0);
 
   ck_assert_int_eq (vswap_medium_read (m, in, 2 * eb, 0), 0);
-  fill (out, 2 * eb, 1);
+  test_fill_pattern (out, 2 * eb, 1);
   ck_assert (memcmp (in, out, eb + 2 * g->write_unit) == 0);
-  fill (out, g->write_unit, 2);
+  test_fill_pattern (out, g->write_unit, 2);
   ck_assert (memcmp (in + eb + 2 * g->write_unit, out, g->write_unit) == 0);
-  fill (out, 2 * eb, 1);
+  test_fill_pattern (out, 2 * eb, 1);
   ck_assert (memcmp (in + eb + 3 * g->write_unit,
                      out + eb + 3 * g->write_unit,
                      eb - 3 * g->write_unit) == 0);
   /* A single read unit, in the middle. */
   ck_assert_int_eq (vswap_medium_read (m, in, g->read_unit,
                                        eb + 2 * g->write_unit), 0);
-  fill (out, g->write_unit, 2);
+  test_fill_pattern (out, g->write_unit, 2);
   ck_assert (memcmp (in, out, g->read_unit) == 0);
-  fill (out, g->write_unit, 3);
+  test_fill_pattern (out, g->write_unit, 3);
   ck_assert_int_eq (vswap_medium_read (m, in, g->write_unit,
                                        g->capacity - g->write_unit), 0);
   ck_assert (memcmp (in, out, g->write_unit) == 0);
@@ -211,7 +192,7 @@ exercise (struct vswap_medium *m)
     ck_assert_uint_eq (m->discards, 1);
     ck_assert_uint_eq (m->bytes_discarded, eb);
     ck_assert_int_eq (vswap_medium_read (m, in, 2 * eb, 0), 0);
-    fill (out, 2 * eb, 1);
+    test_fill_pattern (out, 2 * eb, 1);
     ck_assert (memcmp (in, out, eb) == 0);
     if (g->discard_zeroes)
       ck_assert (all_zero (in + eb, eb));
@@ -239,13 +220,14 @@ exercise_batch (struct vswap_medium *m)
   const struct vswap_geometry *g = &m->geometry;
   const size_t span = 2 * MiB;
   const unsigned n = 41;
-  unsigned char *data = xalloc (span), *in = xalloc ((size_t) n * 8192);
+  unsigned char *data = test_buffer (span);
+  unsigned char *in = test_buffer ((size_t) n * 8192);
   struct vswap_medium_read reads[41];
 
   /* Away from what exercise left for the callers to check. */
   const uint64_t base = 8 * MiB;
 
-  fill (data, span, 7);
+  test_fill_pattern (data, span, 7);
   ck_assert_int_eq (vswap_medium_write (m, data, span, base), 0);
   for (unsigned i = 0; i < n; i++)
     reads[i] = (struct vswap_medium_read) {
@@ -369,11 +351,11 @@ START_TEST (test_memory_read_only)
   struct vswap_medium_options options = { .read_only = true };
   struct vswap_error err;
   struct vswap_medium *m;
-  unsigned char *buffer = xalloc (4096);
+  unsigned char *buffer = test_buffer (4096);
 
   m = vswap_medium_open ("memory:8M", &options, &err);
   ck_assert_msg (m != NULL, "%s", err.message);
-  fill (buffer, 4096, 1);
+  test_fill_pattern (buffer, 4096, 1);
   ck_assert_int_eq (vswap_medium_write (m, buffer, 4096, 0), -EROFS);
   ck_assert_uint_eq (m->writes, 0);
   ck_assert_int_eq (vswap_medium_read (m, buffer, 4096, 0), 0);
@@ -448,7 +430,7 @@ START_TEST (test_file)
   };
   char *path = temp_path (setup);
   struct vswap_medium *m;
-  unsigned char *buffer = xalloc (4096), *expected = xalloc (8192);
+  unsigned char *buffer = test_buffer (4096), *expected = test_buffer (8192);
   struct stat st;
   bool punched;
 
@@ -495,7 +477,7 @@ START_TEST (test_file)
   ck_assert (strstr (m->description, "read-only") != NULL);
   ck_assert (!m->geometry.can_discard);
   ck_assert_int_eq (vswap_medium_read (m, buffer, 4096, 4096), 0);
-  fill (expected, 8192, 1);
+  test_fill_pattern (expected, 8192, 1);
   ck_assert (memcmp (buffer, expected + 4096, 4096) == 0);
   ck_assert_int_eq (vswap_medium_write (m, buffer, 4096, 0), -EROFS);
   vswap_medium_close (m);
@@ -553,13 +535,13 @@ worker (void *arg)
 {
   struct worker *w = arg;
   uint64_t base = (uint64_t) w->id * w->medium->geometry.erase_block;
-  unsigned char *out = xalloc (65536), *in = xalloc (65536);
+  unsigned char *out = test_buffer (65536), *in = test_buffer (65536);
   unsigned round;
 
   for (round = 0; round < 200; round++) {
     uint64_t offset = base + (round % 64) * 65536;
 
-    fill (out, 65536, w->id * 1000 + round);
+    test_fill_pattern (out, 65536, w->id * 1000 + round);
     if (vswap_medium_write (w->medium, out, 65536, offset) != 0
         || vswap_medium_read (w->medium, in, 65536, offset) != 0
         || memcmp (in, out, 65536) != 0)

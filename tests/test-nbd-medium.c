@@ -172,16 +172,6 @@ read_log (const char *path, struct request *requests, size_t max)
 
 /* ---- helpers ---- */
 
-static void *
-xalloc (size_t length)
-{
-  void *p = NULL;
-
-  ck_assert_int_eq (posix_memalign (&p, VSWAP_MEDIUM_BUFFER_ALIGN, length),
-                    0);
-  return p;
-}
-
 static void
 fill (unsigned char *buffer, size_t length, uint64_t offset, unsigned seed)
 {
@@ -308,8 +298,8 @@ START_TEST (test_block_sizes)
   ck_assert_uint_eq (m->geometry.write_unit, 64 * KiB);
   ck_assert_uint_eq (m->geometry.erase_block, 4 * MiB);
 
-  buffer = xalloc (4 * MiB);
-  back = xalloc (4 * MiB);
+  buffer = test_buffer (4 * MiB);
+  back = test_buffer (4 * MiB);
   fill (buffer, 4 * MiB, 8 * MiB, 1);
   ck_assert_int_eq (vswap_medium_write (m, buffer, 4 * MiB, 8 * MiB), 0);
   ck_assert_int_eq (vswap_medium_read (m, back, 4 * MiB, 8 * MiB), 0);
@@ -365,7 +355,7 @@ START_TEST (test_read_only)
   ck_assert (!m->geometry.can_discard);
   ck_assert_msg (strstr (m->description, "read-only"), "%s",
                  m->description);
-  buffer = xalloc (4096);
+  buffer = test_buffer (4096);
   ck_assert_int_eq (vswap_medium_read (m, buffer, 4096, 0), 0);
   ck_assert_int_eq (vswap_medium_write (m, buffer, 4096, 0), -EROFS);
   ck_assert_int_eq (vswap_medium_flush (m), 0);
@@ -454,7 +444,7 @@ START_TEST (test_routing)
 
   start_server (&s, args);
   m = open_ok (s.uri, &options);
-  buffer = xalloc (1 * MiB);
+  buffer = test_buffer (1 * MiB);
 
   fill (buffer, 1 * MiB, 0, 2);
   ck_assert_int_eq (vswap_medium_write (m, buffer, 1 * MiB, 0), 0);
@@ -541,7 +531,7 @@ START_TEST (test_single_connection)
   m = open_ok (s.uri, &options);
   ck_assert_msg (strstr (m->description, "1 connection)"), "%s",
                  m->description);
-  buffer = xalloc (64 * KiB);
+  buffer = test_buffer (64 * KiB);
   fill (buffer, 64 * KiB, 0, 4);
   ck_assert_int_eq (vswap_medium_write (m, buffer, 64 * KiB, 0), 0);
   ck_assert_int_eq (vswap_medium_flush (m), 0);
@@ -577,7 +567,7 @@ static void *
 reader_main (void *opaque)
 {
   struct reader_args *a = opaque;
-  unsigned char *buffer = xalloc (64 * KiB);
+  unsigned char *buffer = test_buffer (64 * KiB);
   uint64_t base = a->index * REGION;
   unsigned seed = a->index + 1;
   unsigned step = 0;
@@ -610,8 +600,8 @@ START_TEST (test_threads)
 
   start_server (&s, args);
   m = open_ok (s.uri, &options);
-  buffer = xalloc (REGION);
-  back = xalloc (256 * KiB);
+  buffer = test_buffer (REGION);
+  back = test_buffer (256 * KiB);
   for (i = 0; i < THREADS; i++) {
     fill (buffer, REGION, i * REGION, 10 + i + 1);
     ck_assert_int_eq (vswap_medium_write (m, buffer, REGION, i * REGION),
@@ -673,7 +663,7 @@ START_TEST (test_server_gone)
 
   start_server (&s, args);
   m = open_ok (s.uri, &options);
-  buffer = xalloc (4096);
+  buffer = test_buffer (4096);
   kill (s.pid, SIGKILL);
   stop_server (&s);
 
@@ -759,8 +749,8 @@ START_TEST (test_store)
   store = vswap_store_open (m, &open_options, &err);
   ck_assert_msg (store != NULL, "%s", err.message);
 
-  buffer = xalloc (STORE_PAGES * 4096);
-  page = xalloc (4096);
+  buffer = test_buffer (STORE_PAGES * 4096);
+  page = test_buffer (4096);
   /* Half the pages are zero or same-filled and cost no medium: still
    * 32 × 4 MiB into a 64 MiB medium, so GC has to free segments. */
   for (round = 0; round < rounds; round++) {

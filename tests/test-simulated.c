@@ -22,23 +22,6 @@
 #define KiB (UINT64_C (1) << 10)
 #define MiB (UINT64_C (1) << 20)
 
-static uint8_t *
-xalloc (size_t length)
-{
-  void *p = NULL;
-
-  ck_assert_int_eq (posix_memalign (&p, VSWAP_MEDIUM_BUFFER_ALIGN, length),
-                    0);
-  return p;
-}
-
-static void
-fill (uint8_t *buffer, size_t length, unsigned seed)
-{
-  for (size_t i = 0; i < length; i++)
-    buffer[i] = (uint8_t) (seed * 131 + i * 7 + (i >> 12));
-}
-
 static bool
 all_bytes (const uint8_t *buffer, size_t length, uint8_t value)
 {
@@ -158,12 +141,12 @@ END_TEST
 START_TEST (test_erased_reads)
 {
   struct vswap_medium *m = open_spec ("sim:1M,erase-block=64K");
-  uint8_t *buffer = xalloc (64 * KiB);
-  uint8_t *data = xalloc (64 * KiB);
+  uint8_t *buffer = test_buffer (64 * KiB);
+  uint8_t *data = test_buffer (64 * KiB);
 
   ck_assert_int_eq (vswap_medium_read (m, buffer, 64 * KiB, 0), 0);
   ck_assert (all_bytes (buffer, 64 * KiB, 0xff));
-  fill (data, 64 * KiB, 1);
+  test_fill_pattern (data, 64 * KiB, 1);
   ck_assert_int_eq (vswap_medium_write (m, data, 64 * KiB, 64 * KiB), 0);
   ck_assert_int_eq (vswap_medium_read (m, buffer, 64 * KiB, 64 * KiB), 0);
   ck_assert (memcmp (buffer, data, 64 * KiB) == 0);
@@ -188,12 +171,12 @@ END_TEST
 START_TEST (test_program_once)
 {
   struct vswap_medium *m = open_spec ("sim:1M,erase-block=64K");
-  uint8_t *a = xalloc (8 * KiB), *b = xalloc (8 * KiB);
-  uint8_t *back = xalloc (8 * KiB);
+  uint8_t *a = test_buffer (8 * KiB), *b = test_buffer (8 * KiB);
+  uint8_t *back = test_buffer (8 * KiB);
   struct vswap_simulated_counters c;
 
-  fill (a, 8 * KiB, 1);
-  fill (b, 8 * KiB, 2);
+  test_fill_pattern (a, 8 * KiB, 1);
+  test_fill_pattern (b, 8 * KiB, 2);
   ck_assert_int_eq (vswap_medium_write (m, a, 8 * KiB, 0), 0);
   /* Overlapping a programmed unit refuses the whole write. */
   ck_assert_int_eq (vswap_medium_write (m, b, 8 * KiB, 4 * KiB), -EIO);
@@ -269,12 +252,12 @@ END_TEST
 START_TEST (test_ftl_sequential)
 {
   struct vswap_medium *m = open_spec (CARD ",open-aus=2");
-  uint8_t *data = xalloc (64 * KiB);
+  uint8_t *data = test_buffer (64 * KiB);
   struct vswap_simulated_counters c;
 
   /* Whole AUs in order: one program per page, nothing copied, and once
    * the card has data the old blocks are erased as AUs are rewritten. */
-  fill (data, 64 * KiB, 3);
+  test_fill_pattern (data, 64 * KiB, 3);
   for (int pass = 0; pass < 3; pass++)
     for (uint64_t au = 0; au < 16; au++)
       ck_assert_int_eq (vswap_medium_write (m, data, 64 * KiB,
@@ -305,10 +288,10 @@ END_TEST
 START_TEST (test_ftl_hand_counted)
 {
   struct vswap_medium *m = open_spec (CARD ",open-aus=1");
-  uint8_t *data = xalloc (64 * KiB);
+  uint8_t *data = test_buffer (64 * KiB);
   struct vswap_simulated_counters c, before;
 
-  fill (data, 64 * KiB, 4);
+  test_fill_pattern (data, 64 * KiB, 4);
   ck_assert_int_eq (vswap_medium_write (m, data, 64 * KiB, 0), 0);
   ck_assert_int_eq (vswap_medium_write (m, data, 64 * KiB, 64 * KiB), 0);
   before = counters (m);
@@ -359,11 +342,11 @@ END_TEST
 START_TEST (test_ftl_random)
 {
   struct vswap_medium *m = open_spec (CARD ",open-aus=2");
-  uint8_t *data = xalloc (64 * KiB);
+  uint8_t *data = test_buffer (64 * KiB);
   struct vswap_simulated_counters c, before;
   uint64_t x = 12345;
 
-  fill (data, 64 * KiB, 5);
+  test_fill_pattern (data, 64 * KiB, 5);
   for (uint64_t au = 0; au < 16; au++)
     ck_assert_int_eq (vswap_medium_write (m, data, 64 * KiB, au * 64 * KiB),
                       0);
@@ -395,9 +378,9 @@ END_TEST
 START_TEST (test_fail_after)
 {
   struct vswap_medium *m = open_spec ("sim:1M,erase-block=64K,fail-after=3");
-  uint8_t *data = xalloc (4 * KiB);
+  uint8_t *data = test_buffer (4 * KiB);
 
-  fill (data, 4 * KiB, 6);
+  test_fill_pattern (data, 4 * KiB, 6);
   ck_assert_int_eq (vswap_medium_read (m, data, 4 * KiB, 0), 0);
   ck_assert_int_eq (vswap_medium_flush (m), 0);
   ck_assert_int_eq (vswap_medium_write (m, data, 4 * KiB, 0), -EIO);
@@ -421,12 +404,12 @@ START_TEST (test_power_cut)
 {
   struct vswap_medium *m =
     open_spec ("sim:1M,erase-block=64K,power-cut-after=2,seed=99");
-  uint8_t *a = xalloc (64 * KiB), *b = xalloc (64 * KiB);
-  uint8_t *back = xalloc (64 * KiB);
+  uint8_t *a = test_buffer (64 * KiB), *b = test_buffer (64 * KiB);
+  uint8_t *back = test_buffer (64 * KiB);
   struct vswap_simulated_counters c;
 
-  fill (a, 64 * KiB, 7);
-  fill (b, 64 * KiB, 8);
+  test_fill_pattern (a, 64 * KiB, 7);
+  test_fill_pattern (b, 64 * KiB, 8);
   ck_assert_int_eq (vswap_medium_write (m, a, 64 * KiB, 0), 0);
   ck_assert_int_eq (vswap_medium_write (m, b, 64 * KiB, 64 * KiB), -EIO);
   /* Off: everything fails. */
@@ -487,12 +470,12 @@ START_TEST (test_volatile_cache)
 {
   struct vswap_medium *m =
     open_spec ("sim:4M,erase-block=64K,cache=volatile,seed=3");
-  uint8_t *data = xalloc (16 * KiB), *back = xalloc (16 * KiB);
+  uint8_t *data = test_buffer (16 * KiB), *back = test_buffer (16 * KiB);
   const int writes = 64;
   unsigned whole = 0, lost = 0, torn = 0;
 
   for (int i = 0; i < writes; i++) {
-    fill (data, 16 * KiB, i);
+    test_fill_pattern (data, 16 * KiB, i);
     ck_assert_int_eq (vswap_medium_write (m, data, 16 * KiB,
                                           i * 16 * KiB), 0);
     if (i == writes / 2 - 1)
@@ -501,7 +484,7 @@ START_TEST (test_volatile_cache)
   ck_assert_int_eq (vswap_simulated_power_cut (m), 0);
   ck_assert_int_eq (vswap_simulated_restore_power (m), 0);
   for (int i = 0; i < writes; i++) {
-    fill (data, 16 * KiB, i);
+    test_fill_pattern (data, 16 * KiB, i);
     ck_assert_int_eq (vswap_medium_read (m, back, 16 * KiB, i * 16 * KiB),
                       0);
     size_t same = 0;
@@ -524,7 +507,7 @@ START_TEST (test_volatile_cache)
   ck_assert_uint_eq (counters (m).cache_writes_lost, lost + torn);
   /* What was lost can be programmed again. */
   for (int i = writes / 2; i < writes; i++) {
-    fill (data, 16 * KiB, i);
+    test_fill_pattern (data, 16 * KiB, i);
     ck_assert_int_eq (vswap_medium_read (m, back, 16 * KiB, i * 16 * KiB),
                       0);
     if (all_bytes (back, 16 * KiB, 0xff))
@@ -541,12 +524,12 @@ END_TEST
 START_TEST (test_bitflips)
 {
   struct vswap_medium *m = open_spec ("sim:1M,erase-block=64K,seed=5");
-  uint8_t *data = xalloc (64 * KiB), *back = xalloc (64 * KiB);
+  uint8_t *data = test_buffer (64 * KiB), *back = test_buffer (64 * KiB);
   const double rate = 1e-4;
   const int reads = 200;
   uint64_t differing = 0;
 
-  fill (data, 64 * KiB, 9);
+  test_fill_pattern (data, 64 * KiB, 9);
   ck_assert_int_eq (vswap_medium_write (m, data, 64 * KiB, 0), 0);
   const struct vswap_simulated_faults f = { .bitflip_rate = rate };
   ck_assert_int_eq (vswap_simulated_set_faults (m, &f), 0);
@@ -597,11 +580,11 @@ static void *
 work (void *opaque)
 {
   const struct worker *w = opaque;
-  uint8_t *data = xalloc (64 * KiB), *back = xalloc (64 * KiB);
+  uint8_t *data = test_buffer (64 * KiB), *back = test_buffer (64 * KiB);
   const uint64_t base = w->index * 256 * KiB;
 
   for (int round = 0; round < 20; round++) {
-    fill (data, 64 * KiB, w->index * 100 + round);
+    test_fill_pattern (data, 64 * KiB, w->index * 100 + round);
     for (uint64_t at = 0; at < 256 * KiB; at += 64 * KiB) {
       ck_assert_int_eq (vswap_medium_write (w->medium, data, 64 * KiB,
                                             base + at), 0);
@@ -648,7 +631,7 @@ swap_traffic (uint64_t pages, uint64_t count, uint64_t seed,
               void *opaque)
 {
   struct test_random r = { seed | 1 };
-  uint8_t *page = xalloc (4 * KiB);
+  uint8_t *page = test_buffer (4 * KiB);
 
   for (uint64_t i = 0; i < count; i++) {
     test_random_fill (&r, page, 4 * KiB);
