@@ -19,8 +19,9 @@
 #include "medium.h"
 
 /* One per request the store serves at once (its 16 I/O contexts): with
- * fewer, random reads queue behind the rings (bench/README.md measured
- * 4 rings capping QD16 reads at a quarter of the medium).  A thread
+ * fewer, random reads queue behind the rings (a profile measured 4 rings
+ * capping QD16 reads at a quarter of the medium:
+ * bench/results/2026-11-25-profile.md).  A thread
  * finding every ring busy waits for one. */
 #define VSWAP_IO_POOL_RINGS 16
 
