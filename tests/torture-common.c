@@ -114,17 +114,10 @@ torture_mix64 (uint64_t x)
   return x;
 }
 
-uint64_t
-torture_next (struct torture_rng *r)
+struct test_random
+torture_random (uint64_t seed)
 {
-  r->state += UINT64_C (0x9e3779b97f4a7c15);
-  return torture_mix64 (r->state);
-}
-
-uint64_t
-torture_below (struct torture_rng *r, uint64_t n)
-{
-  return n ? torture_next (r) % n : 0;
+  return (struct test_random) { torture_mix64 (seed) | 1 };
 }
 
 uint64_t
@@ -379,6 +372,9 @@ torture_tally_add (struct torture_tally *sum, const struct torture_tally *t)
 /* ---- the work directory and cleaning up ---- */
 
 static char workdir[PATH_MAX];
+/* The paths handed out, freed at exit (a few dozen per run). */
+static char *paths[256];
+static size_t path_count;
 #define MAX_SERVERS 8
 static struct torture_server *servers[MAX_SERVERS];
 
@@ -406,6 +402,8 @@ cleanup (void)
     fprintf (stderr, "%s: kept %s (VSWAP_TORTURE_KEEP)\n", torture_program,
              workdir);
   workdir[0] = '\0';
+  while (path_count > 0)
+    free (paths[--path_count]);
 }
 
 static void
@@ -438,9 +436,12 @@ torture_path (const char *name)
 {
   char *p;
 
+  if (path_count == sizeof paths / sizeof paths[0])
+    torture_die ("more than %zu paths", path_count);
   if (asprintf (&p, "%s/%s", workdir, name) == -1)
     torture_die ("out of memory");
-  return p;                     /* a few dozen per run: kept */
+  paths[path_count++] = p;
+  return p;
 }
 
 /* ---- nbdkit ---- */

@@ -2,7 +2,7 @@
  *
  * - The tier: VSWAP_TORTURE=slow selects the long sizes, anything else
  *   (or nothing) the quick ones.
- * - A reproducible random generator (splitmix64).
+ * - Seeds for tests/helpers.h's random generator.
  * - Page content that names itself: every page a test writes is a pure
  *   function of (page, version, kind), and a data page carries its page
  *   and version in its first bytes, so that a page read back wrong can be
@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "helpers.h"
 
 #define TORTURE_PAGE 4096u
 
@@ -45,14 +47,10 @@ double torture_now (void);
 
 /* ---- random numbers ---- */
 
-struct torture_rng {
-  uint64_t state;
-};
-
+/* The generator is tests/helpers.h's; a seed becomes its state here (any
+ * seed, 0 included, and nearby seeds far apart). */
 uint64_t torture_mix64 (uint64_t x);
-uint64_t torture_next (struct torture_rng *r);
-/* Uniform in [0, N); 0 when N is 0. */
-uint64_t torture_below (struct torture_rng *r, uint64_t n);
+struct test_random torture_random (uint64_t seed);
 /* The seed: VSWAP_SEED if set, else from the clock; printed. */
 uint64_t torture_seed (void);
 

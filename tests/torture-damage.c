@@ -349,15 +349,15 @@ core_die (const char *what, int r)
 }
 
 static enum torture_kind
-base_kind (struct torture_rng *r)
+base_kind (struct test_random *r)
 {
-  const unsigned x = torture_below (r, 100);
+  const unsigned x = test_random_below (r, 100);
   return x < 40 ? TORTURE_RANDOM : x < 70 ? TORTURE_TEXT
     : x < 82 ? TORTURE_SAME : x < 88 ? TORTURE_SAME_COMMON : TORTURE_ZERO;
 }
 
 static void
-base_write (struct vswap_store *store, struct torture_rng *r, uint64_t page,
+base_write (struct vswap_store *store, struct test_random *r, uint64_t page,
             unsigned count, bool pending)
 {
   static uint8_t data[16 * TORTURE_PAGE];
@@ -383,7 +383,7 @@ quiet (void *opaque, const char *message)
 /* Build the base store of CONFIG in PATH and fill the model. */
 static void
 build_base (const struct base_config *c, const char *path,
-            struct torture_rng *r)
+            struct test_random *r)
 {
   struct vswap_medium_options mo = {
     .create = true, .create_size = c->medium_size,
@@ -424,9 +424,9 @@ build_base (const struct base_config *c, const char *path,
     base_write (store, r, p, 16, false);
   const uint64_t operations = c->medium_size / TORTURE_PAGE;
   for (uint64_t i = 0; i < operations; i++) {
-    const unsigned x = torture_below (r, 100);
-    const unsigned n = 1 + torture_below (r, x < 80 ? 8 : 16);
-    const uint64_t p = torture_below (r, pages - n);
+    const unsigned x = test_random_below (r, 100);
+    const unsigned n = 1 + test_random_below (r, x < 80 ? 8 : 16);
+    const uint64_t p = test_random_below (r, pages - n);
     if (x < 80)
       base_write (store, r, p, n, false);
     else {
@@ -439,7 +439,7 @@ build_base (const struct base_config *c, const char *path,
       if (ret < 0)
         core_die (x < 90 ? "zero" : "trim", ret);
     }
-    if (torture_below (r, 200) == 0 && (ret = vswap_store_flush (store)) < 0)
+    if (test_random_below (r, 200) == 0 && (ret = vswap_store_flush (store)) < 0)
       core_die ("flush", ret);
   }
   if ((ret = vswap_store_flush (store)) < 0)
@@ -452,7 +452,7 @@ build_base (const struct base_config *c, const char *path,
     break;
   case ENDING_CRASH_TAIL:
     for (unsigned i = 0; i < 40; i++)
-      base_write (store, r, torture_below (r, pages - 4), 4, true);
+      base_write (store, r, test_random_below (r, pages - 4), 4, true);
     /* fall through */
   case ENDING_CRASH:
     vswap_store_abandon (store);
@@ -494,25 +494,25 @@ struct child_result {
  * changed bytes' range and a description.  False if nothing changed. */
 static bool
 damage_image (uint8_t *image, const uint8_t *base, const struct layout *l,
-              const struct item *it, enum damage d, struct torture_rng *r,
+              const struct item *it, enum damage d, struct test_random *r,
               uint64_t *start, uint64_t *end, char *what, size_t size)
 {
   const uint64_t wu = l->write_unit;
-  uint64_t at = it->offset + torture_below (r, it->length);
+  uint64_t at = it->offset + test_random_below (r, it->length);
 
   switch (d) {
   case DAMAGE_FLIP: {
-    const unsigned bit = torture_below (r, 8);
+    const unsigned bit = test_random_below (r, 8);
     image[at] ^= 1u << bit;
     snprintf (what, size, "bit %u of byte %" PRIu64, bit, at);
     break;
   }
   case DAMAGE_RUN: {
-    const uint64_t length = 1 + torture_below (r, 512);
-    if (torture_below (r, 2)) {
+    const uint64_t length = 1 + test_random_below (r, 512);
+    if (test_random_below (r, 2)) {
       /* Across the next unit boundary. */
       const uint64_t boundary = (at / wu + 1) * wu;
-      const uint64_t back = torture_below (r, length);
+      const uint64_t back = test_random_below (r, length);
       at = boundary > back ? boundary - back : 0;
       if (at < it->offset && length > 1)
         at = it->offset;
@@ -520,8 +520,8 @@ damage_image (uint8_t *image, const uint8_t *base, const struct layout *l,
     const uint64_t medium_end = l->segment_count * (uint64_t) l->segment_size;
     const uint64_t n = at + length > medium_end ? medium_end - at : length;
     for (uint64_t i = 0; i < n; i++)
-      image[at + i] = (uint8_t) torture_next (r);
-    image[at] = base[at] ^ (uint8_t) (1 + torture_below (r, 255));
+      image[at + i] = (uint8_t) test_random_next (r);
+    image[at] = base[at] ^ (uint8_t) (1 + test_random_below (r, 255));
     snprintf (what, size, "%" PRIu64 " bytes of garbage at byte %" PRIu64,
               n, at);
     break;
@@ -878,7 +878,7 @@ main (void)
 
   for (size_t c = 0; c < CONFIGS; c++) {
     const struct base_config *cfg = &configs[c];
-    struct torture_rng rng = { seed * 31 + c };
+    struct test_random rng = torture_random (seed * 31 + c);
     struct layout layout;
     uint64_t size;
     char config_name[96];
@@ -945,7 +945,7 @@ main (void)
                               layout.classes[class]) == 0;
       if (candidates == 0)
         continue;
-      pick = torture_below (&rng, candidates);
+      pick = test_random_below (&rng, candidates);
       const struct item *it = NULL;
       for (size_t i = 0; i < layout.item_count; i++)
         if (strcmp (layout.items[i].class, layout.classes[class]) == 0 &&
@@ -1062,6 +1062,8 @@ main (void)
                total_trials, failed_trials, total_wrong, total_unnamed,
                total_check_zero, total_crashed, total_eio, total_collateral,
                torture_now () - start_time);
+  free (class_names);
+  free (cells);
   if (failed_trials) {
     printf ("%s: FAIL\n", torture_program);
     return 1;

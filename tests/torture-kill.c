@@ -91,9 +91,9 @@ request_done (void *opaque, int *error)
 }
 
 static enum torture_kind
-data_kind (struct torture_rng *r)
+data_kind (struct test_random *r)
 {
-  return torture_below (r, 4) ? TORTURE_RANDOM : TORTURE_TEXT;
+  return test_random_below (r, 4) ? TORTURE_RANDOM : TORTURE_TEXT;
 }
 
 /* What a request does. */
@@ -112,11 +112,11 @@ enum request {
 static unsigned special_percent = 3;
 
 static enum request
-choose_request (struct torture_rng *r)
+choose_request (struct test_random *r)
 {
-  if (torture_below (r, 100) >= special_percent)
+  if (test_random_below (r, 100) >= special_percent)
     return REQUEST_DATA;
-  return (enum request) (1 + torture_below (r, 4));
+  return (enum request) (1 + test_random_below (r, 4));
 }
 
 /* Pages [PAGE, PAGE+COUNT) with no request in flight? */
@@ -131,12 +131,12 @@ range_free (uint64_t page, unsigned count)
 
 /* Issue one random request into a free slot. */
 static void
-issue (struct nbd_handle *h, struct torture_rng *r)
+issue (struct nbd_handle *h, struct test_random *r)
 {
   struct slot *s = NULL;
   const enum request what = choose_request (r);
   const bool is_write = what <= REQUEST_SAME;
-  unsigned count = 1 + torture_below (r, is_write ? MAX_WRITE_PAGES
+  unsigned count = 1 + test_random_below (r, is_write ? MAX_WRITE_PAGES
                                       : MAX_RANGE_PAGES);
   uint64_t page;
   int tries = 0;
@@ -148,7 +148,7 @@ issue (struct nbd_handle *h, struct torture_rng *r)
   if (s == NULL)
     torture_die ("no free slot with %u requests in flight", in_flight);
   do
-    page = torture_below (r, used_pages - count);
+    page = test_random_below (r, used_pages - count);
   while (!range_free (page, count) && ++tries < 100);
   if (tries == 100)
     return;
@@ -159,7 +159,7 @@ issue (struct nbd_handle *h, struct torture_rng *r)
   for (unsigned i = 0; i < count; i++) {
     page_busy[page + i] = 1;
     const enum torture_kind k = what == REQUEST_DATA ? data_kind (r)
-      : what == REQUEST_SAME ? (torture_below (r, 3) ? TORTURE_SAME
+      : what == REQUEST_SAME ? (test_random_below (r, 3) ? TORTURE_SAME
                                 : TORTURE_SAME_COMMON)
       : TORTURE_ZERO;
     const uint64_t v = torture_model_set (&model, page + i, k, true);
@@ -196,7 +196,7 @@ reset_slots (void)
 
 /* Write pages synchronously (the fill, and rewriting wrong pages). */
 static void
-write_now (struct nbd_handle *h, struct torture_rng *r, uint64_t page,
+write_now (struct nbd_handle *h, struct test_random *r, uint64_t page,
            unsigned count, bool random_kind)
 {
   for (unsigned i = 0; i < count; i++) {
@@ -214,9 +214,9 @@ write_now (struct nbd_handle *h, struct torture_rng *r, uint64_t page,
  * soon after a restart (the buffer just replayed) are as common as
  * kills deep into a run. */
 static uint64_t
-requests_before_kill (struct torture_rng *r, uint64_t max)
+requests_before_kill (struct test_random *r, uint64_t max)
 {
-  const double u = (double) torture_below (r, 1 << 20) / (1 << 20);
+  const double u = (double) test_random_below (r, 1 << 20) / (1 << 20);
   return (uint64_t) exp (u * log ((double) max));
 }
 
@@ -234,12 +234,15 @@ main (void)
                                         special_percent);
   const char *tool = torture_tool ();
   const uint64_t seed = torture_seed ();
-  struct torture_rng rng = { seed };
+  struct test_random rng = torture_random (seed);
   struct torture_tally total = { .eio = 0 };
   uint64_t total_kills = 0, bad_kills = 0, total_requests = 0;
   uint64_t unopenable = 0;
   char text[256];
   const double start = torture_now ();
+
+  /* Static: the clean-up at exit kills it if it still runs. */
+  static struct torture_server server = { .pid = -1 };
 
   torture_plugin ();
   torture_workdir ("kill");
@@ -260,7 +263,6 @@ main (void)
   snprintf (sizes_copy, sizeof sizes_copy, "%s", sizes);
   for (char *save = NULL, *size = strtok_r (sizes_copy, " ,", &save); size;
        size = strtok_r (NULL, " ,", &save)) {
-    struct torture_server server = { .pid = -1 };
     struct torture_tally size_total = { .eio = 0 };
     uint64_t size_bad_kills = 0, kills_done = 0;
     const double size_start = torture_now ();
@@ -299,11 +301,11 @@ main (void)
       write_now (h, &rng, p, MAX_WRITE_PAGES, true);
     for (uint64_t i = 0; i < used_pages / MAX_WRITE_PAGES; i++)
       write_now (h, &rng,
-                 torture_below (&rng, used_pages - MAX_WRITE_PAGES),
+                 test_random_below (&rng, used_pages - MAX_WRITE_PAGES),
                  MAX_WRITE_PAGES, true);
 
     for (uint64_t k = 0; k < kills; k++) {
-      const unsigned depth = 2 + torture_below (&rng, MAX_DEPTH - 1);
+      const unsigned depth = 2 + test_random_below (&rng, MAX_DEPTH - 1);
       const uint64_t target = requests_before_kill (&rng, max_requests);
       struct torture_tally tally = { .eio = 0 };
       size_t bad_count;

@@ -62,15 +62,15 @@ static uint64_t bad[BAD_SIZE];
  * segment that holds any such record, and the trouble needs a GC copy
  * that waits unsealed while the page is written. */
 static enum torture_kind
-data_kind (struct torture_rng *r)
+data_kind (struct test_random *r)
 {
-  return torture_below (r, 4) ? TORTURE_RANDOM : TORTURE_TEXT;
+  return test_random_below (r, 4) ? TORTURE_RANDOM : TORTURE_TEXT;
 }
 
 /* Write COUNT pages from PAGE, each a new version of KIND (or of a kind
  * chosen per page if KIND is TORTURE_KINDS). */
 static void
-write_pages (struct nbd_handle *h, struct torture_rng *r, uint64_t page,
+write_pages (struct nbd_handle *h, struct test_random *r, uint64_t page,
              unsigned count, enum torture_kind kind)
 {
   for (unsigned i = 0; i < count; i++) {
@@ -87,10 +87,10 @@ write_pages (struct nbd_handle *h, struct torture_rng *r, uint64_t page,
 /* Pages PAGE..PAGE+COUNT-1 become zeros or a same-filled page, the first
  * half of an episode.  Returns what it did, for the statistics. */
 static const char *
-episode_start (struct nbd_handle *h, struct torture_rng *r, uint64_t page,
+episode_start (struct nbd_handle *h, struct test_random *r, uint64_t page,
                unsigned count)
 {
-  const unsigned x = torture_below (r, 100);
+  const unsigned x = test_random_below (r, 100);
   int ret = 0;
 
   if (x < 45) {
@@ -122,7 +122,7 @@ episode_start (struct nbd_handle *h, struct torture_rng *r, uint64_t page,
 /* Rewrite the pages a verification found wrong, so that the next cycle
  * counts only its own. */
 static void
-rewrite_bad (struct nbd_handle *h, struct torture_rng *r, size_t count)
+rewrite_bad (struct nbd_handle *h, struct test_random *r, size_t count)
 {
   for (size_t i = 0; i < count; i++)
     write_pages (h, r, bad[i], 1, TORTURE_RANDOM);
@@ -153,6 +153,9 @@ main (void)
   char text[256];
   const double start = torture_now ();
 
+  /* Static: the clean-up at exit kills it if it still runs. */
+  static struct torture_server server = { .pid = -1 };
+
   torture_plugin ();
   torture_workdir ("restart");
   if (erase_block == NULL || *erase_block == '\0')
@@ -176,8 +179,7 @@ main (void)
 
   for (uint64_t s = 0; s < seeds; s++) {
     const uint64_t seed = first_seed + s;
-    struct torture_rng rng = { seed };
-    struct torture_server server = { .pid = -1 };
+    struct test_random rng = torture_random (seed);
     struct torture_tally seed_after = { .eio = 0 };
 
     /* A new store for each seed. */
@@ -222,7 +224,7 @@ main (void)
      * when the first cycle starts. */
     for (uint64_t i = 0; i < used_pages / MAX_REQUEST_PAGES; i++)
       write_pages (h, &rng,
-                   torture_below (&rng, used_pages - MAX_REQUEST_PAGES),
+                   test_random_below (&rng, used_pages - MAX_REQUEST_PAGES),
                    MAX_REQUEST_PAGES, TORTURE_KINDS);
 
     for (uint64_t c = 0; c < cycles; c++) {
@@ -235,7 +237,7 @@ main (void)
 
       bool finish_next = false;
       for (uint64_t i = 0; i < operations; i++) {
-        const unsigned x = torture_below (&rng, 100);
+        const unsigned x = test_random_below (&rng, 100);
         /* The last quarter of a cycle is a burst of episodes: a page
          * whose records cross the heads shortly before the restart is the
          * one at risk (later, GC moves or erases one of them). */
@@ -244,28 +246,28 @@ main (void)
         if (!finish_next && x < episode_percent &&
             open_episodes < MAX_EPISODES) {
           struct episode *e = &episodes[open_episodes++];
-          e->count = 1 + torture_below (&rng, 4);
-          e->page = torture_below (&rng, used_pages - e->count);
+          e->count = 1 + test_random_below (&rng, 4);
+          e->page = test_random_below (&rng, used_pages - e->count);
           episode_start (h, &rng, e->page, e->count);
           /* Half of them end with the very next request. */
-          finish_next = torture_below (&rng, 2);
+          finish_next = test_random_below (&rng, 2);
         }
         else if ((finish_next || x < 2 * episode_percent) &&
                  open_episodes > 0) {
           /* The last one begun, or now and then an older one. */
-          const unsigned which = !finish_next && torture_below (&rng, 4) == 0
-            ? torture_below (&rng, open_episodes) : open_episodes - 1;
+          const unsigned which = !finish_next && test_random_below (&rng, 4) == 0
+            ? test_random_below (&rng, open_episodes) : open_episodes - 1;
           finish_next = false;
           const struct episode e = episodes[which];
           episodes[which] = episodes[--open_episodes];
           write_pages (h, &rng, e.page, e.count,
-                       torture_below (&rng, 3) ? TORTURE_RANDOM
+                       test_random_below (&rng, 3) ? TORTURE_RANDOM
                        : TORTURE_TEXT);
           episodes_done++;
         }
         else {
-          const unsigned n = 1 + torture_below (&rng, MAX_REQUEST_PAGES);
-          write_pages (h, &rng, torture_below (&rng, used_pages - n), n,
+          const unsigned n = 1 + test_random_below (&rng, MAX_REQUEST_PAGES);
+          write_pages (h, &rng, test_random_below (&rng, used_pages - n), n,
                        TORTURE_KINDS);
         }
       }
