@@ -162,21 +162,21 @@ void
 torture_page_fill (uint8_t *buffer, uint64_t page, uint64_t version,
                    enum torture_kind kind)
 {
-  uint64_t *w = (uint64_t *) buffer;
+  uint64_t w[TORTURE_PAGE / 8];    /* BUFFER need not be aligned */
   const unsigned words = TORTURE_PAGE / 8;
   uint64_t state = torture_mix64 (page * UINT64_C (0x9e3779b97f4a7c15)
                                   ^ version ^ ((uint64_t) kind << 56));
 
   switch (kind) {
   case TORTURE_ZERO:
-    memset (buffer, 0, TORTURE_PAGE);
-    return;
+    memset (w, 0, sizeof w);
+    break;
   case TORTURE_SAME:
   case TORTURE_SAME_COMMON: {
     const uint64_t p = same_pattern (page, version, kind);
     for (unsigned i = 0; i < words; i++)
       w[i] = p;
-    return;
+    break;
   }
   case TORTURE_TEXT:
   case TORTURE_RANDOM:
@@ -193,8 +193,9 @@ torture_page_fill (uint8_t *buffer, uint64_t page, uint64_t version,
       else                      /* a sparse heap: zstd keeps it */
         w[i] = (r & 7) == 0 ? (r >> 16) & 0xffff : 0;
     }
-    return;
+    break;
   }
+  memcpy (buffer, w, TORTURE_PAGE);
 }
 
 enum torture_verdict
@@ -202,10 +203,11 @@ torture_page_classify (const uint8_t *buffer, uint64_t page,
                        uint64_t version, enum torture_kind kind)
 {
   uint8_t expected[TORTURE_PAGE];
-  const uint64_t *w = (const uint64_t *) buffer;
+  uint64_t w[TORTURE_PAGE / 8];    /* BUFFER need not be aligned */
   const unsigned words = TORTURE_PAGE / 8;
   unsigned i;
 
+  memcpy (w, buffer, TORTURE_PAGE);
   torture_page_fill (expected, page, version, kind);
   if (memcmp (expected, buffer, TORTURE_PAGE) == 0)
     return TORTURE_OK;
@@ -247,9 +249,10 @@ torture_page_classify (const uint8_t *buffer, uint64_t page,
 const char *
 torture_page_describe (const uint8_t *buffer, char *text, size_t size)
 {
-  const uint64_t *w = (const uint64_t *) buffer;
+  uint64_t w[TORTURE_PAGE / 8];    /* BUFFER need not be aligned */
   unsigned i;
 
+  memcpy (w, buffer, TORTURE_PAGE);
   for (i = 1; i < TORTURE_PAGE / 8 && w[i] == w[0]; i++)
     ;
   if (i == TORTURE_PAGE / 8 && w[0] == 0)

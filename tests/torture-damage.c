@@ -908,7 +908,7 @@ main (void)
   uint64_t total_unnamed = 0, total_check_zero = 0, total_crashed = 0;
   uint64_t total_collateral = 0, total_eio = 0, reported = 0;
   /* Per class name and damage. */
-  char (*class_names)[64] = NULL;
+  char (*class_names)[72] = NULL;
   struct cell (*cells)[DAMAGES] = NULL;
   size_t class_total = 0;
 
