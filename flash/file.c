@@ -28,6 +28,8 @@ struct file_medium {
   int fd;
   bool block_device;
   bool read_only;
+  bool direct;                  /* opened O_DIRECT */
+  char *path;                   /* for the description */
   struct vswap_io_pool io;
 };
 
@@ -87,6 +89,30 @@ file_flush (struct vswap_medium *medium)
   return fdatasync (to_file (medium)->fd) == -1 ? -errno : 0;
 }
 
+/* "PATH (regular file, O_DIRECT, pread/pwrite)" and the like. */
+static void
+describe (struct file_medium *f)
+{
+  snprintf (f->medium.description, sizeof f->medium.description,
+            "%s (%s, %s, %s%s)", f->path,
+            f->block_device ? "block device" : "regular file",
+            f->direct ? "O_DIRECT" : "buffered",
+            vswap_io_pool_engine (&f->io),
+            f->read_only ? ", read-only" : "");
+}
+
+static int
+file_start (struct vswap_medium *medium, unsigned threads,
+            struct vswap_error *err)
+{
+  struct file_medium *f = to_file (medium);
+  struct vswap_io_pool_report report;
+  const int r = vswap_io_pool_start (&f->io, threads, &report, err);
+
+  describe (f);
+  return r;
+}
+
 static void
 file_close (struct vswap_medium *medium)
 {
@@ -94,6 +120,7 @@ file_close (struct vswap_medium *medium)
 
   vswap_io_pool_close (&f->io);
   close (f->fd);
+  free (f->path);
   free (f);
 }
 
@@ -105,6 +132,7 @@ static const struct vswap_medium_operations file_operations = {
   .flush = file_flush,
   .close = file_close,
   .read_batch = file_read_batch,
+  .start = file_start,
 };
 
 /* One line naming the problem and the fix for a failed open. */
@@ -443,12 +471,13 @@ vswap_file_medium_open (const char *path,
 
   vswap_io_pool_init (&f->io, f->fd, !options->avoid_io_uring);
   f->medium.operations = &file_operations;
-  snprintf (f->medium.description, sizeof f->medium.description,
-            "%s (%s, %s, %s%s)", path,
-            f->block_device ? "block device" : "regular file",
-            direct ? "O_DIRECT" : "buffered",
-            vswap_io_pool_engine (&f->io),
-            f->read_only ? ", read-only" : "");
+  f->direct = direct;
+  f->path = strdup (path);
+  if (f->path == NULL) {
+    vswap_error_set (err, ENOMEM, "%s: out of memory", path);
+    goto fail;
+  }
+  describe (f);
   return &f->medium;
 
  fail:

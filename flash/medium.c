@@ -308,6 +308,15 @@ vswap_medium_close (struct vswap_medium *medium)
     medium->operations->close (medium);
 }
 
+int
+vswap_medium_start (struct vswap_medium *medium, unsigned threads,
+                    struct vswap_error *err)
+{
+  if (medium->operations->start == NULL)
+    return 0;
+  return medium->operations->start (medium, threads, err);
+}
+
 /* Sizes are powers of 1024 whatever the spelling: "4096", "4096B", "4k",
  * "4K", "4KiB", likewise M, G, T, P, E.  "4KB" is refused because half the
  * world reads it as 4000; so are signs, spaces, fractions and overflow. */

@@ -72,6 +72,10 @@ struct vswap_medium_operations {
    * and sets its result.  NULL: they are done one after another. */
   void (*read_batch) (struct vswap_medium *medium,
                       struct vswap_medium_read *reads, unsigned count);
+  /* The process that serves is ready (vswap_medium_start): start what
+   * the medium's I/O needs from now on.  NULL: nothing to start. */
+  int (*start) (struct vswap_medium *medium, unsigned threads,
+                struct vswap_error *err);
 };
 
 struct vswap_medium {
@@ -103,10 +107,10 @@ struct vswap_medium_options {
   uint32_t write_unit;          /* override the detected write unit */
   bool read_only;
   bool buffered;                /* do not try O_DIRECT */
-  /* pread/pwrite, not io_uring: a thread's first io_uring call, and a
-   * request the kernel hands to an io-wq worker, allocate in the kernel
-   * (task contexts, new worker threads), which a swap server must not
-   * need once memory is short. */
+  /* pread/pwrite, even once started: no io_uring at all.  Without it a
+   * file or zoned medium still uses pread/pwrite until
+   * vswap_medium_start, and io_uring only through I/O threads of its
+   * own that start there (flash/io-pool.h says why). */
   bool avoid_io_uring;
   enum vswap_medium_lock lock;
 };
@@ -156,6 +160,18 @@ int vswap_medium_flush (struct vswap_medium *medium);
 int vswap_medium_finish (struct vswap_medium *medium, uint64_t offset,
                          uint64_t length);
 void vswap_medium_close (struct vswap_medium *medium);
+
+/* Start the medium's own I/O threads (THREADS of them; on a file or
+ * zoned medium opened without avoid_io_uring, each owning an io_uring
+ * ring), so that every later transfer goes through them.  Call it once,
+ * in the process that serves (after nbdkit's fork: threads do not
+ * survive it), from a thread whose flags they should inherit
+ * (PR_SET_IO_FLUSHER), before memory is short.  Until then, and for
+ * media without threads, transfers are synchronous calls in the caller's
+ * thread.  Returns 0, or a negative errno with ERR naming the problem and
+ * the fix; the medium then goes on working as before. */
+int vswap_medium_start (struct vswap_medium *medium, unsigned threads,
+                        struct vswap_error *err);
 
 /* Parse "4M", "512K", "1G", "4096" into bytes.  Returns -EINVAL on junk. */
 int vswap_parse_size (const char *text, uint64_t *bytes);

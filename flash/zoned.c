@@ -94,6 +94,7 @@ struct zoned_medium {
    * nothing. */
   struct blk_zone_report *report;
   struct vswap_io_pool io;
+  char *path;                   /* for the description */
 };
 
 static struct zoned_medium *
@@ -343,7 +344,34 @@ zoned_close (struct vswap_medium *medium)
   pthread_mutex_destroy (&z->write_lock);
   free (z->report);
   free (z->zones);
+  free (z->path);
   free (z);
+}
+
+/* "PATH (zoned block device, N zones of SIZE, ...)". */
+static void
+describe (struct zoned_medium *z)
+{
+  char zone_text[32];
+
+  vswap_human_size (z->zone_size, zone_text, sizeof zone_text);
+  snprintf (z->medium.description, sizeof z->medium.description,
+            "%s (zoned block device, %" PRIu32 " zones of %s, %" PRIu32
+            " conventional, O_DIRECT, %s%s)", z->path, z->zone_count,
+            zone_text, z->conventional_zones, vswap_io_pool_engine (&z->io),
+            z->read_only ? ", read-only" : "");
+}
+
+static int
+zoned_start (struct vswap_medium *medium, unsigned threads,
+             struct vswap_error *err)
+{
+  struct zoned_medium *z = to_zoned (medium);
+  struct vswap_io_pool_report report;
+  const int r = vswap_io_pool_start (&z->io, threads, &report, err);
+
+  describe (z);
+  return r;
 }
 
 static const struct vswap_medium_operations zoned_operations = {
@@ -354,6 +382,7 @@ static const struct vswap_medium_operations zoned_operations = {
   .flush = zoned_flush,
   .finish = zoned_finish,
   .close = zoned_close,
+  .start = zoned_start,
 };
 
 /* Read every zone's type and write pointer.  Refuses zones whose
@@ -511,7 +540,6 @@ vswap_zoned_medium_open (const char *path,
 {
   struct zoned_medium *z;
   struct stat st;
-  char zone_text[32];
   int flags, errnum;
 
   if (options->create) {
@@ -576,12 +604,12 @@ vswap_zoned_medium_open (const char *path,
 
   vswap_io_pool_init (&z->io, z->fd, !options->avoid_io_uring);
   z->medium.operations = &zoned_operations;
-  vswap_human_size (z->zone_size, zone_text, sizeof zone_text);
-  snprintf (z->medium.description, sizeof z->medium.description,
-            "%s (zoned block device, %" PRIu32 " zones of %s, %" PRIu32
-            " conventional, O_DIRECT, %s%s)", path, z->zone_count, zone_text,
-            z->conventional_zones, vswap_io_pool_engine (&z->io),
-            z->read_only ? ", read-only" : "");
+  z->path = strdup (path);
+  if (z->path == NULL) {
+    vswap_error_set (err, ENOMEM, "%s: out of memory", path);
+    goto fail;
+  }
+  describe (z);
   return &z->medium;
 
  fail:

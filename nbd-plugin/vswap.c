@@ -57,6 +57,10 @@
  * all connections may run at once: that is what multi-conn promises. */
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
+/* io-uring=yes: I/O threads, each owning a ring (flash/io-pool.h).  One
+ * submits far faster than a medium of a board or a guest completes. */
+#define IO_URING_THREADS 1
+
 /* How often the statistics file is rewritten, besides on every flush. */
 #define STATISTICS_INTERVAL 2
 
@@ -900,6 +904,18 @@ vswap_after_fork (void)
   /* Every thread nbdkit creates from now on inherits the flag (and the
    * main thread faults in the store's memory, see prefault.h). */
   mark_io_thread ();
+
+  /* io-uring=yes: the medium's I/O threads, their rings and their io-wq
+   * workers, all made now, while memory is plentiful; clones of this
+   * thread, so IO_FLUSHER too.  Before the collector, which does I/O. */
+  if (io_uring) {
+    struct vswap_error err;
+    vswap_error_clear (&err);
+    r = vswap_medium_start (medium, IO_URING_THREADS, &err);
+    if (r < 0)
+      warning ("io-uring=yes: %s", err.message);
+    nbdkit_debug ("store=%s: medium %s", store_path, medium->description);
+  }
 
   /* After the flag: the collector writes to the medium too. */
   r = vswap_store_start_background (store);

@@ -1,5 +1,6 @@
 /* vswap: unit tests of the media (flash/): size parsing, the memory
- * medium, and the file medium with and without O_DIRECT and io_uring.
+ * medium, and the file medium with and without O_DIRECT and io_uring
+ * (its I/O threads, their rings and io-wq workers).
  */
 #include <config.h>
 
@@ -9,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -416,6 +421,22 @@ open_setup (const struct file_setup *setup, const char *path,
   options->buffered = setup->buffered;
   m = vswap_medium_open (path, options, &err);
   ck_assert_msg (m != NULL, "%s", err.message);
+  /* pread/pwrite until started, then two I/O threads with io_uring
+   * (unless turned off: then starting changes nothing; or refused, by
+   * seccomp or kernel.io_uring_disabled: then pread/pwrite and a message
+   * that says so). */
+  ck_assert (strstr (m->description, "pread/pwrite") != NULL);
+  const int r = vswap_medium_start (m, 2, &err);
+  if (setup->no_uring || no_uring_outside) {
+    ck_assert_int_eq (r, 0);
+    ck_assert (strstr (m->description, "pread/pwrite") != NULL);
+  }
+  else if (r == 0)
+    ck_assert (strstr (m->description, "io_uring") != NULL);
+  else {
+    check_message (&err, "io_uring unavailable");
+    ck_assert (strstr (m->description, "pread/pwrite") != NULL);
+  }
   /* Which paths were taken goes to the test log. */
   fprintf (stderr, "opened %s\n", m->description);
   ck_assert_str_eq (m->operations->name, "file");
@@ -585,6 +606,141 @@ START_TEST (test_file_threads)
 }
 END_TEST
 
+/* ---- io_uring's kernel threads ---- */
+
+/* PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE: PR_SET_IO_FLUSHER. */
+#define IO_FLUSHER_FLAGS (0x00080000u | 0x00100000u)
+
+struct io_workers {
+  unsigned count;               /* iou-wrk-* threads of this process */
+  unsigned without_flusher;     /* of them, not PR_SET_IO_FLUSHER */
+  unsigned wrong_nice;          /* of them, not at NICE */
+};
+
+/* Count this process's io-wq workers (named iou-wrk-TID of the thread
+ * they work for), and check each one's flags and nice value. */
+static struct io_workers
+io_workers (int nice)
+{
+  struct io_workers w = { 0 };
+  DIR *dir = opendir ("/proc/self/task");
+  struct dirent *d;
+
+  ck_assert_ptr_nonnull (dir);
+  while ((d = readdir (dir)) != NULL) {
+    char path[300], stat[1024];
+    if (d->d_name[0] == '.')
+      continue;
+    snprintf (path, sizeof path, "/proc/self/task/%s/stat", d->d_name);
+    FILE *f = fopen (path, "r");
+    if (f == NULL)
+      continue;                 /* gone meanwhile */
+    const size_t n = fread (stat, 1, sizeof stat - 1, f);
+    fclose (f);
+    stat[n] = '\0';
+    /* "TID (COMM) STATE PPID ...": COMM may hold spaces, not ')'. */
+    if (strstr (stat, "(iou-wrk-") == NULL)
+      continue;
+    w.count++;
+    const char *p = strrchr (stat, ')');
+    ck_assert_ptr_nonnull (p);
+    /* Fields 3 onwards: state is 3, flags 9, nice 19. */
+    unsigned long field[20] = { 0 };
+    char state;
+    ck_assert_int_eq (sscanf (p + 2, "%c %lu %lu %lu %lu %lu %lu %lu %lu "
+                              "%lu %lu %lu %lu %lu %lu %lu %ld",
+                              &state, &field[4], &field[5], &field[6],
+                              &field[7], &field[8], &field[9], &field[10],
+                              &field[11], &field[12], &field[13], &field[14],
+                              &field[15], &field[16], &field[17], &field[18],
+                              (long *) &field[19]), 17);
+    if ((field[9] & IO_FLUSHER_FLAGS) != IO_FLUSHER_FLAGS)
+      w.without_flusher++;
+    if ((long) field[19] != nice)
+      w.wrong_nice++;
+  }
+  closedir (dir);
+  return w;
+}
+
+/* The media on which the pool's threads are checked: O_DIRECT in the
+ * build directory, and tmpfs, where the kernel cannot issue a request
+ * without blocking and hands every one to io-wq. */
+static const struct file_setup io_thread_setups[] = {
+  { ".", false, false },
+  { "/dev/shm", true, false },
+};
+
+/* Everything io_uring makes in the kernel exists once vswap_medium_start
+ * has returned, in threads cloned from the one that called it (its
+ * nice value, its PR_SET_IO_FLUSHER), and no more of it appears however
+ * many threads transfer, whatever blocks: one io-wq worker for each I/O
+ * thread, before and after, and none after close. */
+START_TEST (test_io_threads)
+{
+  const struct file_setup *setup = &io_thread_setups[_i];
+  struct vswap_medium_options options = {
+    .create = true, .create_size = 32 * MiB, .buffered = setup->buffered,
+  };
+  char *path = temp_path (setup);
+  struct vswap_error err;
+  struct vswap_medium *m;
+  struct worker workers[8];
+  pthread_t threads[8];
+  struct stat st;
+
+  if (no_uring_outside || stat (setup->dir, &st) == -1) {
+    fprintf (stderr, "skipped: %s\n",
+             no_uring_outside ? "VSWAP_NO_IO_URING" : setup->dir);
+    free (path);
+    return;
+  }
+  /* What the I/O threads should inherit from the thread that starts
+   * them.  IO_FLUSHER needs CAP_SYS_RESOURCE. */
+  const int nice = 3;
+  ck_assert_int_eq (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid),
+                                 nice), 0);
+  const bool flusher = prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0;
+  if (!flusher)
+    fprintf (stderr, "PR_SET_IO_FLUSHER refused (%m): flags not checked\n");
+
+  m = vswap_medium_open (path, &options, &err);
+  ck_assert_msg (m != NULL, "%s", err.message);
+  ck_assert_uint_eq (io_workers (nice).count, 0);
+  const int r = vswap_medium_start (m, 2, &err);
+  if (r < 0) {
+    fprintf (stderr, "skipped: %s\n", err.message);
+    goto out;
+  }
+  fprintf (stderr, "started %s\n", m->description);
+
+  struct io_workers w = io_workers (nice);
+  ck_assert_uint_eq (w.count, 2);
+  ck_assert_uint_eq (w.wrong_nice, 0);
+  if (flusher)
+    ck_assert_uint_eq (w.without_flusher, 0);
+
+  for (unsigned i = 0; i < 8; i++) {
+    workers[i] = (struct worker) { .medium = m, .id = i };
+    ck_assert_int_eq (pthread_create (&threads[i], NULL, worker,
+                                      &workers[i]), 0);
+  }
+  for (unsigned i = 0; i < 8; i++) {
+    ck_assert_int_eq (pthread_join (threads[i], NULL), 0);
+    ck_assert_int_eq (workers[i].failures, 0);
+  }
+  exercise_batch (m);
+  w = io_workers (nice);
+  ck_assert_uint_eq (w.count, 2);
+
+ out:
+  vswap_medium_close (m);
+  ck_assert_uint_eq (io_workers (nice).count, 0);
+  unlink (path);
+  free (path);
+}
+END_TEST
+
 START_TEST (test_file_errors)
 {
   struct vswap_medium_options options = { 0 };
@@ -679,6 +835,12 @@ medium_suite (void)
   tcase_add_loop_test (tc, test_file_overrides, 0, NR_SETUPS);
   tcase_add_loop_test (tc, test_file_threads, 0, NR_SETUPS);
   tcase_add_test (tc, test_file_errors);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("io_threads");
+  tcase_set_timeout (tc, 60);
+  tcase_add_loop_test (tc, test_io_threads, 0,
+                       sizeof io_thread_setups / sizeof io_thread_setups[0]);
   suite_add_tcase (s, tc);
 
   return s;

@@ -8,8 +8,9 @@
  *            shutdown and a restart that must read the same disk.
  *   multi    several connections from several threads, writing disjoint
  *            byte ranges that share pages and overlapping whole pages,
- *            then cross-reading; clean restart.
- *   crash    kill -9 after a flush (and after FUA requests): what was
+ *            then cross-reading (io-uring=yes); clean restart.
+ *   crash    kill -9 (of a server with io-uring=yes) after a flush (and
+ *            after FUA requests): what was
  *            flushed survives, later writes are old or new, never torn;
  *            then kill -9 again straight after recovery.
  *   killed   with a write buffer (buffer=): kill -9 in the middle of
@@ -902,8 +903,10 @@ worker_main (void *opaque)
 static void
 phase_multi (struct test_random *r)
 {
+  /* Many connections through few contexts, and through io_uring's I/O
+   * thread. */
   static const char *const options[] = { "io-contexts=3", "buffered=yes",
-                                         NULL };
+                                         "io-uring=yes", NULL };
   struct worker workers[NR_THREADS];
   uint64_t region = disk_size / 2 / NR_THREADS - 777;
   uint64_t shared_start = disk_size / 2, p, k;
@@ -1009,8 +1012,11 @@ phase_crash (struct test_random *r)
   uint8_t *durable = xmalloc (disk_size);
   uint8_t *got = xmalloc (disk_size);
 
+  /* Killed while io_uring's I/O thread serves (recovery is pread). */
+  static const char *const io_uring[] = { "io-uring=yes", NULL };
+
   phase = "crash";
-  start_server (NULL);
+  start_server (io_uring);
   h = connect_server ();
   verify_all (h, "before crash");
   random_operations (h, r, 150);
