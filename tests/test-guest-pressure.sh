@@ -24,7 +24,9 @@
 # Knobs: VSWAP_PRESSURE_RUNS (20), VSWAP_GUEST_MEMORY (MiB, 256),
 # VSWAP_PRESSURE_MIB (verifier MiB per run), VSWAP_PRESSURE_PASSES,
 # VSWAP_PRESSURE_LIMIT (cgroup MiB, confined), VSWAP_PRESSURE_HANG
-# (watchdog seconds, 60), VSWAP_GUEST_KEEP=1 keeps the console logs.
+# (watchdog seconds, 60), VSWAP_PRESSURE_PLUGIN (more keys for nbdkit
+# vswap, comma-separated, e.g. io-uring=yes; not for baseline),
+# VSWAP_GUEST_KEEP=1 keeps the console logs.
 set -u
 
 . "$(dirname "$0")/guest/common.sh"
@@ -49,8 +51,9 @@ else
   mib=${VSWAP_PRESSURE_MIB:-avail+48} passes=${VSWAP_PRESSURE_PASSES:-1}
   limit=0
 fi
-server=vswap
-[ "$variant" = baseline ] && server=file
+server=vswap plugin=${VSWAP_PRESSURE_PLUGIN-}
+[ "$variant" = baseline ] && server=file plugin=
+case $plugin in *[!a-z0-9=,:-]*) fail "VSWAP_PRESSURE_PLUGIN=$plugin: give key=value,key=value" ;; esac
 
 guest_workdir "pressure-$variant"
 guest_build
@@ -64,7 +67,7 @@ while [ "$first" -le "$runs" ] && [ "$boot" -le "$runs" ]; do
   left=$((runs - first + 1))
   "$guestdir/run-guest" --guest "$workdir" --log "$log" --memory "$memory" \
     --timeout $((120 + left * (hang + 120))) --quiet \
-    --append "vswap.mode=nbd-client vswap.server=$server vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.overcommit=1 vswap.pressure=$left vswap.pressure_first=$first vswap.hang=$hang" \
+    --append "vswap.mode=nbd-client vswap.server=$server${plugin:+ vswap.plugin=$plugin} vswap.mib=$mib vswap.passes=$passes vswap.limit=$limit vswap.overcommit=1 vswap.pressure=$left vswap.pressure_first=$first vswap.hang=$hang" \
     > "$workdir/run-$boot.out" 2>&1 &
   child=$!
   # The guest prints a line every 15 s while its userspace lives.  A
@@ -106,7 +109,7 @@ while [ "$first" -le "$runs" ] && [ "$boot" -le "$runs" ]; do
 done
 seconds=$(( $(date +%s) - t0 ))
 
-echo "pressure $variant: server nbdkit $server, guest $memory MiB, verifier $mib MiB x $passes passes per run, cgroup limit $limit MiB, watchdog $hang s; $boot boots, $seconds s"
+echo "pressure $variant: server nbdkit $server${plugin:+ $plugin}, guest $memory MiB, verifier $mib MiB x $passes passes per run, cgroup limit $limit MiB, watchdog $hang s; $boot boots, $seconds s"
 echo "---- per run ----"
 sort -n -k1,1 "$workdir/runs" | sed 's/^/run /'
 echo "---- the server (VmLck, VmRSS, thread flags) ----"
