@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <stddef.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -741,6 +744,69 @@ START_TEST (test_io_threads)
 }
 END_TEST
 
+/* Threads of this process. */
+static unsigned
+count_threads (void)
+{
+  DIR *dir = opendir ("/proc/self/task");
+  struct dirent *d;
+  unsigned n = 0;
+
+  ck_assert_ptr_nonnull (dir);
+  while ((d = readdir (dir)) != NULL)
+    n += d->d_name[0] != '.';
+  closedir (dir);
+  return n;
+}
+
+/* Where io_uring is refused (a container's seccomp policy, sysctl
+ * kernel.io_uring_disabled), starting fails with a message that names
+ * the fix, leaves no thread behind, and the medium goes on with
+ * pread/pwrite. */
+START_TEST (test_io_uring_refused)
+{
+  /* io_uring_setup fails with EPERM, as under Docker's default policy. */
+  struct sock_filter filter[] = {
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_io_uring_setup, 0, 1),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog program = {
+    .len = sizeof filter / sizeof filter[0], .filter = filter,
+  };
+  struct vswap_medium_options options = {
+    .create = true, .create_size = 17 * MiB,
+  };
+  char *path = temp_path (&setups[0]);
+  struct vswap_error err;
+  struct vswap_medium *m;
+
+  if (no_uring_outside) {
+    fprintf (stderr, "skipped: VSWAP_NO_IO_URING\n");
+    free (path);
+    return;
+  }
+  ck_assert_int_eq (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+  ck_assert_int_eq (prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program),
+                    0);
+
+  m = vswap_medium_open (path, &options, &err);
+  ck_assert_msg (m != NULL, "%s", err.message);
+  const unsigned threads = count_threads ();
+  ck_assert_int_eq (vswap_medium_start (m, 2, &err), -EPERM);
+  check_message (&err, "io_uring unavailable");
+  ck_assert (strstr (err.message, "io-uring=no") != NULL);
+  ck_assert (strstr (m->description, "pread/pwrite") != NULL);
+  ck_assert_uint_eq (count_threads (), threads);
+  exercise (m);
+  exercise_batch (m);
+  vswap_medium_close (m);
+  unlink (path);
+  free (path);
+}
+END_TEST
+
 START_TEST (test_file_errors)
 {
   struct vswap_medium_options options = { 0 };
@@ -841,6 +907,7 @@ medium_suite (void)
   tcase_set_timeout (tc, 60);
   tcase_add_loop_test (tc, test_io_threads, 0,
                        sizeof io_thread_setups / sizeof io_thread_setups[0]);
+  tcase_add_test (tc, test_io_uring_refused);
   suite_add_tcase (s, tc);
 
   return s;
