@@ -26,6 +26,14 @@
 #define DEFAULT_AU (4u << 20)
 #define DEFAULT_OPEN_AUS 2
 #define MAX_OPEN_AUS 64
+/* The time model of a cheap SD card, fitted to the ten flashbench
+ * open-AU figures of its README (4 MiB AUs; 4 MiB to 256 KiB writes, two
+ * and three AUs open; see simulated.h and tests/test-simulated.c, which
+ * replays that benchmark). */
+#define DEFAULT_REQUEST_SECONDS 0.01065
+#define DEFAULT_PROGRAM_RATE (9.19 * 1048576)
+#define DEFAULT_COPY_RATE (22.33 * 1048576)
+#define DEFAULT_ERASE_SECONDS 0.067
 /* Any fixed number: "no seed" must still replay the same faults. */
 #define DEFAULT_SEED UINT64_C (0x5eed0f1a5b0a7d11)
 
@@ -76,6 +84,7 @@ struct simulated_medium {
   struct open_au *open;
   uint32_t open_aus;
   uint64_t clock;
+  struct vswap_simulated_timing timing;
 
   /* Faults. */
   struct vswap_simulated_faults faults;
@@ -288,6 +297,23 @@ erase_block (struct simulated_medium *s, uint64_t block)
 
 /* ---- the SD card model ---- */
 
+/* The time model: the card is busy SECONDS more, for PART. */
+static void
+card_busy (struct simulated_medium *s, double *part, double seconds)
+{
+  if (!s->timing.on)
+    return;
+  *part += seconds;
+  s->counters.card_seconds += seconds;
+}
+
+static void
+card_erases (struct simulated_medium *s, uint64_t count)
+{
+  card_busy (s, &s->counters.card_erase_seconds,
+             (double) count * s->timing.erase_seconds);
+}
+
 static uint32_t
 pages_of_au (const struct simulated_medium *s, uint64_t au)
 {
@@ -313,6 +339,8 @@ ftl_copy (struct simulated_medium *s, struct open_au *o, uint64_t pages)
   o->copied += pages;
   s->counters.ftl_copied_pages += pages;
   s->counters.ftl_page_programs += pages;
+  card_busy (s, &s->counters.card_copy_seconds, (double) (pages * s->unit)
+             / s->timing.copy_bytes_per_second);
 }
 
 /* Finish an open AU: copy what the host did not rewrite after the tail
@@ -328,6 +356,7 @@ ftl_close (struct simulated_medium *s, struct open_au *o)
   if (s->au_programmed[au]) {
     s->au_erases[au]++;
     s->counters.ftl_erases++;
+    card_erases (s, 1);
   }
   s->au_programmed[au] = 1;
   o->au = -1;
@@ -384,6 +413,8 @@ ftl_write (struct simulated_medium *s, uint64_t first, uint64_t count)
       o = ftl_open (s, au);
     ftl_copy (s, o, count_valid (s, au, o->tail, page));
     s->counters.ftl_page_programs += n;
+    card_busy (s, &s->counters.card_program_seconds, (double) (n * s->unit)
+               / s->timing.program_bytes_per_second);
     o->tail = page + n;
     o->used = ++s->clock;
     for (uint64_t p = first; p < first + n; p++)
@@ -408,11 +439,13 @@ ftl_discard (struct simulated_medium *s, uint64_t first, uint64_t count)
     if (o) {
       s->au_erases[au]++;
       s->counters.ftl_erases++;
+      card_erases (s, 1);
       o->au = -1;
     }
     if (s->au_programmed[au]) {
       s->au_erases[au]++;
       s->counters.ftl_erases++;
+      card_erases (s, 1);
       s->au_programmed[au] = 0;
     }
   }
@@ -619,8 +652,11 @@ simulated_write (struct vswap_medium *medium, const void *buffer,
   for (uint64_t u = first; u < first + programmed; u++)
     program_unit (s, u);
   s->counters.page_programs += programmed;
-  if (programmed)
+  if (programmed) {
+    card_busy (s, &s->counters.card_request_seconds,
+               s->timing.request_seconds);
     ftl_write (s, first, programmed);
+  }
 
   if (torn) {
     cut_power (s);
@@ -661,6 +697,8 @@ simulated_discard (struct vswap_medium *medium, uint64_t offset,
   trace (s, "erase %" PRIu64 "+%" PRIu64, offset, length);
   for (uint64_t b = offset / s->block; b < (offset + length) / s->block; b++)
     erase_block (s, b);
+  card_busy (s, &s->counters.card_request_seconds,
+             s->timing.request_seconds);
   ftl_discard (s, offset / s->unit, length / s->unit);
   s->counters.host_discards++;
   s->counters.host_discard_bytes += length;
@@ -771,6 +809,14 @@ vswap_simulated_medium_open (const struct vswap_simulated_options *options,
     o.open_aus = DEFAULT_OPEN_AUS;
   if (o.seed == 0)
     o.seed = DEFAULT_SEED;
+  if (o.timing.request_seconds == 0)
+    o.timing.request_seconds = DEFAULT_REQUEST_SECONDS;
+  if (o.timing.program_bytes_per_second == 0)
+    o.timing.program_bytes_per_second = DEFAULT_PROGRAM_RATE;
+  if (o.timing.copy_bytes_per_second == 0)
+    o.timing.copy_bytes_per_second = DEFAULT_COPY_RATE;
+  if (o.timing.erase_seconds == 0)
+    o.timing.erase_seconds = DEFAULT_ERASE_SECONDS;
   snprintf (name, sizeof name, "sim:%" PRIu64, o.size);
   if (o.size < o.erase_block) {
     vswap_error_set (err, ENOSPC,
@@ -813,6 +859,14 @@ vswap_simulated_medium_open (const struct vswap_simulated_options *options,
                      o.faults.bitflip_rate);
     return NULL;
   }
+  if (!(o.timing.request_seconds > 0 && o.timing.erase_seconds > 0 &&
+        o.timing.program_bytes_per_second > 0 &&
+        o.timing.copy_bytes_per_second > 0)) {
+    vswap_error_set (err, EINVAL,
+                     "%s: the time model needs times and rates above 0: "
+                     "give e.g. time-program=9.2", name);
+    return NULL;
+  }
   if (geometry.capacity > SIZE_MAX) {
     vswap_error_set (err, ENOMEM,
                      "%s: too large for this machine's address space: "
@@ -840,6 +894,7 @@ vswap_simulated_medium_open (const struct vswap_simulated_options *options,
   s->au_pages = o.au / o.program_unit;
   s->aus = (s->units + s->au_pages - 1) / s->au_pages;
   s->open_aus = o.open_aus;
+  s->timing = o.timing;
   s->rng = o.seed;
   s->faults = o.faults;
   s->flip_gap = draw_flip_gap (s);
@@ -872,8 +927,9 @@ vswap_simulated_medium_open (const struct vswap_simulated_options *options,
   s->medium.geometry = geometry;
   snprintf (s->medium.description, sizeof s->medium.description,
             "%s (simulated NAND: %" PRIu32 "-byte erase blocks, %" PRIu32
-            "-byte pages; card: %" PRIu32 "-byte AUs, %" PRIu32 " open%s%s)",
+            "-byte pages; card: %" PRIu32 "-byte AUs, %" PRIu32 " open%s%s%s)",
             name, s->block, s->unit, o.au, o.open_aus,
+            s->timing.on ? "; timed" : "",
             s->volatile_cache ? "; volatile cache" : "",
             s->read_only ? "; read-only" : "");
   return &s->medium;
@@ -915,6 +971,23 @@ parse_switch (const char *text, const char *on, const char *off,
     *value = false;
   else
     return -EINVAL;
+  return 0;
+}
+
+/* A time-model figure: a decimal above 0 (0 is "the default"), scaled
+ * by SCALE.  Any time-* key turns the model on. */
+static int
+parse_timing (const char *text, double scale, double *value,
+              struct vswap_simulated_options *o)
+{
+  char *end;
+
+  errno = 0;
+  const double v = strtod (text, &end);
+  if (errno || end == text || *end != '\0' || !(v > 0) || v > 1e9)
+    return -EINVAL;
+  *value = v * scale;
+  o->timing.on = true;
   return 0;
 }
 
@@ -968,6 +1041,17 @@ parse_key (const char *key, const char *value,
     return parse_switch (value, "volatile", "off", &o->volatile_cache);
   if (strcmp (key, "trace") == 0)
     return parse_switch (value, "on", "off", &o->trace);
+  if (strcmp (key, "time") == 0)
+    return parse_switch (value, "on", "off", &o->timing.on);
+  if (strcmp (key, "time-request") == 0)
+    return parse_timing (value, 1e-3, &o->timing.request_seconds, o);
+  if (strcmp (key, "time-erase") == 0)
+    return parse_timing (value, 1e-3, &o->timing.erase_seconds, o);
+  if (strcmp (key, "time-program") == 0)
+    return parse_timing (value, 1048576, &o->timing.program_bytes_per_second,
+                         o);
+  if (strcmp (key, "time-copy") == 0)
+    return parse_timing (value, 1048576, &o->timing.copy_bytes_per_second, o);
   return -ENOENT;
 }
 
@@ -979,7 +1063,8 @@ vswap_simulated_parse (const char *text,
   static const char keys[] =
     "erase-block, program-unit, au, open-aus, fail-after, power-cut-after, "
     "tear-within, bitflip-rate, seed, erased (ff|00), overwrite (on|off), "
-    "cache (off|volatile), trace (on|off)";
+    "cache (off|volatile), trace (on|off), time (on|off), time-request "
+    "(ms), time-program (MiB/s), time-copy (MiB/s), time-erase (ms)";
   struct vswap_simulated_options o = *options;
   char *copy = strdup (text ? text : "");
   char *rest = copy;
@@ -1015,7 +1100,8 @@ vswap_simulated_parse (const char *text,
       r = vswap_error_set (err, EINVAL, "sim:%s: bad value \"%s\" for %s: "
                            "sizes are like 4K or 4M, counts and seeds whole "
                            "numbers, the bit flip rate a probability like "
-                           "1e-9", text, value, item);
+                           "1e-9, times in ms and rates in MiB/s like 10.6 "
+                           "or 9.2", text, value, item);
       goto out;
     }
   }

@@ -118,6 +118,9 @@ START_TEST (test_spec_errors)
     "sim:64M,bitflip-rate=x", "sim:64M,fail-after=-1",
     "sim:64M,erased=77", "sim:64M,cache=maybe", "sim:1M",
     "sim:64M,program-unit=1000", "sim:64M,erase-block=6K",
+    "sim:64M,time=maybe", "sim:64M,time-program=0",
+    "sim:64M,time-request=-1", "sim:64M,time-copy=fast",
+    "sim:64M,time-erase=", "sim:64M,time-erase=1e12",
   };
 
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -708,6 +711,144 @@ START_TEST (test_swap_straight_or_through_store)
 }
 END_TEST
 
+/* ---- the card's time model ---- */
+
+static double
+near (double a, double b)
+{
+  return a > b ? a - b : b - a;
+}
+
+START_TEST (test_time_hand_counted)
+{
+  /* 1 ms a request, 4 MiB/s programmed and 8 MiB/s copied (P and C a
+   * 4 KiB page), 10 ms an erase; 64 KiB AUs, one open. */
+  struct vswap_medium *m =
+    open_spec (CARD ",open-aus=1,time-request=1,time-program=4,"
+               "time-copy=8,time-erase=10");
+  const double P = 4096.0 / (4 * MiB), C = 4096.0 / (8 * MiB);
+  uint8_t *data = test_buffer (64 * KiB);
+  struct vswap_simulated_counters c;
+  double t;
+
+  ck_assert_ptr_nonnull (strstr (m->description, "timed"));
+  test_fill_pattern (data, 64 * KiB, 5);
+  /* A fresh AU, 4 pages: one request, four pages programmed. */
+  ck_assert_int_eq (vswap_medium_write (m, data, 16 * KiB, 0), 0);
+  c = counters (m);
+  t = 0.001 + 4 * P;
+  ck_assert_msg (near (c.card_seconds, t) < 1e-9, "%g", c.card_seconds);
+  ck_assert (near (c.card_request_seconds, 0.001) < 1e-9);
+  ck_assert (near (c.card_program_seconds, 4 * P) < 1e-9);
+  /* The rest of the AU: 12 pages, one request. */
+  ck_assert_int_eq (vswap_medium_write (m, data, 48 * KiB, 16 * KiB), 0);
+  t += 0.001 + 12 * P;
+  ck_assert (near (counters (m).card_seconds, t) < 1e-9);
+  /* Page 3 of AU 0 again: close it (full, nothing to copy; its old block
+   * was never programmed, so no erase) and reopen it copying pages 0-2. */
+  ck_assert_int_eq (vswap_medium_write (m, data, 4 * KiB, 3 * 4 * KiB), 0);
+  c = counters (m);
+  t += 0.001 + 3 * C + P;
+  ck_assert (near (c.card_seconds, t) < 1e-9);
+  ck_assert (near (c.card_copy_seconds, 3 * C) < 1e-9);
+  ck_assert (c.card_erase_seconds == 0);
+  /* AU 1: closes AU 0, copying pages 4-15 and erasing its old block,
+   * then one request and one page. */
+  ck_assert_int_eq (vswap_medium_write (m, data, 4 * KiB, 64 * KiB), 0);
+  c = counters (m);
+  t += 12 * C + 0.010 + 0.001 + P;
+  ck_assert (near (c.card_seconds, t) < 1e-9);
+  ck_assert (near (c.card_erase_seconds, 0.010) < 1e-9);
+  /* A discard of the whole of AU 0: one request and one erase. */
+  ck_assert_int_eq (vswap_medium_discard (m, 0, 64 * KiB), 0);
+  c = counters (m);
+  t += 0.001 + 0.010;
+  ck_assert (near (c.card_seconds, t) < 1e-9);
+  ck_assert (near (c.card_seconds, c.card_request_seconds
+                   + c.card_program_seconds + c.card_copy_seconds
+                   + c.card_erase_seconds) < 1e-9);
+  vswap_medium_close (m);
+
+  /* Without the model the card takes no time at all. */
+  m = open_spec (CARD);
+  ck_assert_int_eq (vswap_medium_write (m, data, 64 * KiB, 0), 0);
+  ck_assert_int_eq (vswap_medium_write (m, data, 4 * KiB, 0), 0);
+  c = counters (m);
+  ck_assert (c.card_seconds == 0 && c.card_erase_seconds == 0);
+  vswap_medium_close (m);
+  free (data);
+}
+END_TEST
+
+/* flashbench --open-au (Arnd Bergmann's flashbench, README, "Finding the
+ * number of open erase blocks"): for each block size from the AU size
+ * down, write block k of each of N AUs in turn, k = 0, 1, ... through
+ * the AU.  Its README shows a cheap SD card with 4 MiB AUs:
+ *
+ *   block size   4M    2M    1M   512K  256K    (MiB/s)
+ *   2 AUs open  8.79  7.41  6.87  6.39  6.27
+ *   3 AUs open  7.75  5.03  3.24  1.76  0.89 (912 KiB/s)
+ *
+ * The default time model must give each figure back closely, and the
+ * collapse at a third AU: about 7 times slower in 256 KiB writes. */
+static double
+open_au_rate (struct vswap_medium *m, uint8_t *data, uint64_t block,
+              unsigned aus)
+{
+  const uint64_t au = 4 * MiB;
+  double seconds = 0;
+
+  /* The second pass is the one measured: the card is in its steady
+   * state (AUs full of valid data, the pattern's AUs open). */
+  for (int pass = 0; pass < 2; pass++) {
+    const double before = counters (m).card_seconds;
+    for (uint64_t k = 0; k < au / block; k++)
+      for (unsigned a = 0; a < aus; a++)
+        ck_assert_int_eq (vswap_medium_write (m, data, block,
+                                              (4 + 3 * a) * au + k * block),
+                          0);
+    seconds = counters (m).card_seconds - before;
+  }
+  return (double) (aus * au) / MiB / seconds;
+}
+
+START_TEST (test_time_flashbench_open_au)
+{
+  static const double published[2][5] = {
+    { 8.79, 7.41, 6.87, 6.39, 6.27 },
+    { 7.75, 5.03, 3.24, 1.76, 912.0 / 1024 },
+  };
+  /* The straight card of vswap replay: 4 KiB pages, any overwrite. */
+  struct vswap_medium *m =
+    open_spec ("sim:64M,erase-block=4K,overwrite=on,au=4M,open-aus=2,"
+               "time=on");
+  uint8_t *data = test_buffer (4 * MiB);
+  double rate[2][5];
+
+  test_fill_pattern (data, 4 * MiB, 6);
+  /* A used card: every AU holds data. */
+  for (uint64_t off = 0; off < 64 * MiB; off += 4 * MiB)
+    ck_assert_int_eq (vswap_medium_write (m, data, 4 * MiB, off), 0);
+  for (unsigned n = 0; n < 2; n++)
+    for (unsigned i = 0; i < 5; i++) {
+      rate[n][i] = open_au_rate (m, data, (4 * MiB) >> i, n + 2);
+      const double error = rate[n][i] / published[n][i] - 1;
+      printf ("open-au %u AUs, %4" PRIu64 " KiB: model %.2f MiB/s, "
+              "flashbench %.2f (%+.0f%%)\n", n + 2,
+              ((4 * MiB) >> i) / KiB, rate[n][i], published[n][i],
+              100 * error);
+      ck_assert_msg (near (error, 0) < 0.15, "%u AUs, block %u: %.2f MiB/s "
+                     "against flashbench's %.2f", n + 2, i, rate[n][i],
+                     published[n][i]);
+    }
+  const double slower = rate[0][4] / rate[1][4];
+  ck_assert_msg (slower > 6 && slower < 8, "a third AU: %.1f times slower "
+                 "in 256 KiB writes, flashbench 7.0", slower);
+  vswap_medium_close (m);
+  free (data);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -730,6 +871,8 @@ main (void)
   tcase_add_test (tc, test_bitflips);
   tcase_add_test (tc, test_threads);
   tcase_add_test (tc, test_swap_straight_or_through_store);
+  tcase_add_test (tc, test_time_hand_counted);
+  tcase_add_test (tc, test_time_flashbench_open_au);
   suite_add_tcase (s, tc);
 
   return test_run_suite (s);
