@@ -3,7 +3,7 @@
 # parallel client: several requests in flight), nbdkit exits, and
 # vswap replay runs the trace against a fresh store: every byte written
 # was recorded (nothing lost at exit), and the replayed store reads back
-# the same image.  A trace path that cannot be created stops nbdkit.
+# the same image; --card-time prints card-seconds both ways.  A trace path that cannot be created stops nbdkit.
 set -u
 
 . "$(dirname "$0")/functions.sh"
@@ -36,6 +36,21 @@ grep -q '"errors":0' "$tmp/replay.json" || fail "replay errors: $(cat "$tmp/repl
 written=$(sed -n 's/.*"host_write_bytes":\([0-9]*\).*/\1/p' "$tmp/replay.json")
 [ "$written" -ge $((12 << 20)) ] ||
   fail "the trace holds $written bytes of writes, expected at least 12 MiB"
+
+# The card's time model: card-seconds through vswap and straight onto
+# the card, only with --card-time.
+seconds () { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$tmp/timed.json"; }
+"$VSWAP" replay "$tmp/trace" --size 64M --erase-block 4M --straight \
+  --card-time --json > "$tmp/timed.json" 2> "$tmp/err" ||
+  { cat "$tmp/err" >&2; fail "vswap replay --card-time"; }
+awk -v a="$(seconds card_seconds)" -v b="$(seconds straight_card_seconds)" \
+  'BEGIN { exit !(a > 0 && b > 0) }' ||
+  fail "replay --card-time: no card-seconds: $(cat "$tmp/timed.json")"
+"$VSWAP" replay "$tmp/trace" --size 64M --erase-block 4M --straight \
+  --json > "$tmp/timed.json" 2> "$tmp/err" ||
+  { cat "$tmp/err" >&2; fail "vswap replay --straight"; }
+[ "$(seconds card_seconds)" = 0.000 ] && [ "$(seconds straight_card_seconds)" = 0.000 ] ||
+  fail "card-seconds without --card-time: $(cat "$tmp/timed.json")"
 
 # The replayed store serves the same image.
 vswap_nbdkit -U - "$VSWAP_PLUGIN" "store=$tmp/replayed" \

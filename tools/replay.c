@@ -37,6 +37,7 @@ struct replay_options {
   enum vswap_compression compression;
   enum vswap_readtrim readtrim;
   bool straight;
+  bool card_time;               /* the card's time model (time=on) */
   bool json;
   enum workload workload;
   double fill;                  /* percent */
@@ -53,6 +54,7 @@ struct replay_result {
   uint64_t segments_erased;
   uint64_t compressed_in, compressed_out;
   uint64_t card_erases, card_programs, nand_erases;
+  double card_seconds;          /* the card's time model */
   uint32_t max_erase;
   double mean_erase;
   uint64_t requests, reads, writes, trims, zeroes, flushes;
@@ -70,6 +72,7 @@ static const struct option long_options[] = {
   { "compress", required_argument, NULL, 'c' },
   { "readtrim", required_argument, NULL, 'r' },
   { "straight", no_argument, NULL, 't' },
+  { "card-time", no_argument, NULL, 'T' },
   { "json", no_argument, NULL, 'j' },
   { "synthetic", required_argument, NULL, 'y' },
   { "fill", required_argument, NULL, 'f' },
@@ -110,6 +113,8 @@ usage (void)
           "  --readtrim off|hint|on  (default off)\n"
           "  --straight           also write the stream straight onto a card\n"
           "                       as large as the traced device\n"
+          "  --card-time          time the simulated card (its time=on model\n"
+          "                       of a cheap SD card): card-seconds\n"
           "  --json               one JSON object instead of text\n"
           "  --synthetic uniform|hotcold\n"
           "  --fill PERCENT       logical fill (default 80)\n"
@@ -219,13 +224,15 @@ open_card (const struct replay_options *o, bool straight,
    * NAND rules of erase blocks do not apply (the card's FTL hides them),
    * only the FTL model, with the same AUs, counts. */
   const char *straight_keys = straight ? ",erase-block=4K,overwrite=on" : "";
+  const char *time_keys = o->card_time ? ",time=on" : "";
   if (o->sim)
-    snprintf (spec, sizeof spec, "sim:%s%s", o->sim, straight_keys);
+    snprintf (spec, sizeof spec, "sim:%s%s%s", o->sim, straight_keys,
+              time_keys);
   else
     snprintf (spec, sizeof spec, "sim:%" PRIu64 ",erase-block=%" PRIu64
-              ",au=%" PRIu64 "%s", straight && o->straight_size > o->size ?
+              ",au=%" PRIu64 "%s%s", straight && o->straight_size > o->size ?
               o->straight_size : o->size, o->erase_block, o->au,
-              straight_keys);
+              straight_keys, time_keys);
   return vswap_medium_open (spec, &options, err);
 }
 
@@ -237,6 +244,7 @@ card_counters (struct vswap_medium *medium, struct replay_result *result)
     result->card_erases = c.ftl_erases;
     result->card_programs = c.ftl_page_programs;
     result->nand_erases = c.block_erases;
+    result->card_seconds = c.card_seconds;
   }
 }
 
@@ -389,6 +397,7 @@ write_page (const struct replay_options *o, struct target *t,
 struct snapshot {
   struct vswap_statistics statistics;
   uint64_t card_erases, card_programs, nand_erases;
+  double card_seconds;
 };
 
 static void
@@ -403,6 +412,7 @@ take_snapshot (struct target *t, struct vswap_medium *card,
   s->card_erases = r.card_erases;
   s->card_programs = r.card_programs;
   s->nand_erases = r.nand_erases;
+  s->card_seconds = r.card_seconds;
 }
 
 static int
@@ -535,6 +545,7 @@ run (const struct replay_options *o, bool straight,
   result->card_erases -= before.card_erases;
   result->card_programs -= before.card_programs;
   result->nand_erases -= before.nand_erases;
+  result->card_seconds -= before.card_seconds;
 
  out:
   free (t.buffer);
@@ -576,19 +587,21 @@ print_result (const struct replay_options *o, const struct replay_result *v,
             ",\"segments_erased\":%" PRIu64 ",\"erase_max\":%" PRIu32
             ",\"erase_mean\":%.3f,\"erase_spread\":%.3f,"
             "\"compressed_ratio\":%.4f,\"card_erases\":%" PRIu64
-            ",\"card_page_programs\":%" PRIu64 ",\"padding_bytes\":%" PRIu64,
+            ",\"card_page_programs\":%" PRIu64 ",\"padding_bytes\":%" PRIu64
+            ",\"card_seconds\":%.3f",
             workload_name (o), o->fill, o->data == DATA_HEAP ? "heap" :
             "random", o->compression == VSWAP_COMPRESS_ZSTD ? "zstd" : "none",
             (int) o->readtrim, v->segment_size, v->segment_count,
             v->capacity, v->live_pages, v->requests, v->errors,
             v->host_write_bytes, v->media_write_bytes, wa, v->gc_bytes_moved,
             v->segments_erased, v->max_erase, v->mean_erase, spread,
-            compression, v->card_erases, v->card_programs, v->padding_bytes);
+            compression, v->card_erases, v->card_programs, v->padding_bytes,
+            v->card_seconds);
     if (s)
       printf (",\"straight_card_erases\":%" PRIu64
               ",\"straight_card_page_programs\":%" PRIu64
-              ",\"straight_errors\":%d",
-              s->card_erases, s->card_programs, s->errors);
+              ",\"straight_errors\":%d,\"straight_card_seconds\":%.3f",
+              s->card_erases, s->card_programs, s->errors, s->card_seconds);
     printf ("}\n");
     return;
   }
@@ -625,6 +638,9 @@ print_result (const struct replay_options *o, const struct replay_result *v,
           spread, v->max_erase, v->mean_erase);
   printf ("card erases:         %" PRIu64 " (FTL model), %" PRIu64
           " NAND blocks\n", v->card_erases, v->nand_erases);
+  if (o->card_time)
+    printf ("card busy:           %.1f s (time model, writes and erases)\n",
+            v->card_seconds);
   if (s) {
     printf ("straight onto card:  %" PRIu64 " erases, %" PRIu64
             " page programs%s\n", s->card_erases, s->card_programs,
@@ -632,6 +648,12 @@ print_result (const struct replay_options *o, const struct replay_result *v,
     if (v->card_erases)
       printf ("erases straight / through vswap: %.1f\n",
               ratio (s->card_erases, v->card_erases));
+    if (o->card_time) {
+      printf ("straight card busy:  %.1f s\n", s->card_seconds);
+      if (v->card_seconds > 0)
+        printf ("card-seconds straight / through vswap: %.1f\n",
+                s->card_seconds / v->card_seconds);
+    }
   }
 }
 
@@ -706,6 +728,9 @@ vswap_replay_main (int argc, char *argv[])
       break;
     case 't':
       o.straight = true;
+      break;
+    case 'T':
+      o.card_time = true;
       break;
     case 'j':
       o.json = true;
