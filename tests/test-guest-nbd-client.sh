@@ -21,7 +21,9 @@
 # (page-verifier --order: sequential, the default, or random),
 # VSWAP_GUEST_PAGE_CLUSTER (vm.page-cluster, default 5), VSWAP_GUEST_LIMIT (cgroup
 # MiB, default 128), VSWAP_GUEST_TIMEOUT (seconds, default 600),
-# VSWAP_GUEST_KEEP=1 keeps the console log and the disk image.
+# VSWAP_GUEST_KEEP=1 keeps the console log and the disk image,
+# VSWAP_GUEST_KERNEL (the guest's Debian kernel: 6.1, the default, 6.12,
+# or a package name; see tests/guest/build-guest).
 set -u
 . "$(dirname "$0")/guest/common.sh"
 guest_require VSWAP_PLUGIN VSWAP VSWAP_PAGE_VERIFIER

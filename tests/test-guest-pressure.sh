@@ -26,7 +26,8 @@
 # VSWAP_PRESSURE_LIMIT (cgroup MiB, confined), VSWAP_PRESSURE_HANG
 # (watchdog seconds, 60), VSWAP_PRESSURE_PLUGIN (more keys for nbdkit
 # vswap, comma-separated, e.g. io-uring=yes; not for baseline),
-# VSWAP_GUEST_KEEP=1 keeps the console logs.
+# VSWAP_GUEST_KEEP=1 keeps the console logs, VSWAP_GUEST_KERNEL (6.1,
+# the default, or 6.12: see tests/guest/build-guest).
 set -u
 
 . "$(dirname "$0")/guest/common.sh"
