@@ -80,7 +80,7 @@ boot () {
   start=$(date +%s.%N)
   guest_run timeout --kill-after=10 "$timeout_s" \
     qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m "$mem" \
-      -nographic -no-user-config -nodefaults -serial "file:$workdir/console-$label.log" \
+      -display none -no-user-config -nodefaults -serial "file:$workdir/console-$label.log" \
       -kernel "$KERNEL" -initrd "$INITRD" \
       -append "root=/dev/vda rw console=ttyS0 loglevel=4 systemd.show_status=0 panic=-1" \
       -drive "file=$workdir/root.qcow2,if=virtio,format=qcow2,cache=unsafe" \
