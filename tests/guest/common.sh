@@ -14,6 +14,7 @@
 #                           after a failed run: the console's last lines
 #   field TEXT KEY          KEY=value out of a GUEST-RESULT line
 #   json_number JSON KEY    a number out of the plugin's statistics
+#                           (bench/swap-report get: JSON is Python's job)
 #   guest_verifier_figures RESULT
 #                           boot time (from $workdir/run.out), pages verified
 #                           and MiB/s ($mib, $passes), pswpout/pswpin
@@ -86,7 +87,8 @@ guest_console_tail () {       # STATUS LINES
 }
 
 field () { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
-json_number () { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
+swap_report=$(cd "$(dirname "$0")/.." && pwd)/bench/swap-report
+json_number () { python3 "$swap_report" get "$1" "$2"; }
 
 guest_verifier_figures () {   # GUEST-RESULT LINE
   local pages seconds
@@ -98,25 +100,12 @@ guest_verifier_figures () {   # GUEST-RESULT LINE
 }
 
 guest_store_figures () {      # STATISTICS
-  echo "store:           host wrote $(json_number "$1" host_write_pages) pages ($(json_number "$1" host_write_bytes) bytes), media wrote $(json_number "$1" media_write_bytes) bytes: media/host $(json_number "$1" media_per_host_bytes)"
-  echo "elided:          $(json_number "$1" pages_zero) zero and $(json_number "$1" pages_same_filled) same-filled pages (no payload)"
-  echo "trims:           $(json_number "$1" trim_requests) requests, $(json_number "$1" host_trim_bytes) bytes; write-zeroes $(json_number "$1" zero_requests)"
-  echo "reads:           $(json_number "$1" host_read_pages) pages, readin_rereads $(json_number "$1" readin_rereads)"
-  echo "gc:              $(json_number "$1" gc_runs) runs, $(json_number "$1" gc_bytes_moved) bytes moved, $(json_number "$1" segments_erased) segments erased"
-  echo "errors:          checksum $(json_number "$1" checksum_failures), io $(json_number "$1" io_errors), enospc $(json_number "$1" enospc_errors), readin_eio $(json_number "$1" readin_eio)"
+  python3 "$swap_report" figures "$1"
 }
 
 # Fails the test when the store counted errors or saw no swap traffic,
 # no trim (swapon --discard) or no elided page.
 guest_store_verdict () {      # STATISTICS
-  local bad=
-  [ "$(json_number "$1" checksum_failures)" = 0 ] && [ "$(json_number "$1" io_errors)" = 0 ] &&
-    [ "$(json_number "$1" enospc_errors)" = 0 ] && [ "$(json_number "$1" readin_eio)" = 0 ] ||
-    bad="$bad; the store counted errors"
-  [ "$(json_number "$1" trim_requests)" -gt 0 ] 2>/dev/null || bad="$bad; no trims reached the store (swapon --discard)"
-  [ "$(json_number "$1" pages_zero)" -gt 0 ] 2>/dev/null || bad="$bad; no zero page was elided"
-  [ "$(json_number "$1" pages_same_filled)" -gt 0 ] 2>/dev/null || bad="$bad; no same-filled page was elided"
-  [ "$(json_number "$1" host_write_pages)" -gt 0 ] && [ "$(json_number "$1" host_read_pages)" -gt 0 ] 2>/dev/null ||
-    bad="$bad; the store saw no swap traffic"
-  [ -z "$bad" ] || fail "${bad#; }"
+  local bad
+  bad=$(python3 "$swap_report" verdict "$1") || fail "$bad"
 }
