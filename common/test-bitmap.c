@@ -42,10 +42,6 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("bitmap");
-  TCase *tc = tcase_create ("bitmap");
-  tcase_add_test (tc, test_bitmap);
-  tcase_add_test (tc, test_bitmap_words);
-  suite_add_tcase (s, tc);
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("bitmap", test_bitmap, test_bitmap_words,
+                                     NULL));
 }

@@ -55,12 +55,7 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("error");
-  TCase *tc = tcase_create ("error");
-  tcase_add_test (tc, test_set_returns_negative_errno);
-  tcase_add_test (tc, test_set_without_error);
-  tcase_add_test (tc, test_set_truncates);
-  tcase_add_test (tc, test_strerror);
-  suite_add_tcase (s, tc);
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("error", test_set_returns_negative_errno,
+                                     test_set_without_error,
+                                     test_set_truncates, test_strerror, NULL));
 }

@@ -39,9 +39,5 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("human-size");
-  TCase *tc = tcase_create ("human-size");
-  tcase_add_test (tc, test_human_size);
-  suite_add_tcase (s, tc);
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("human-size", test_human_size, NULL));
 }

@@ -37,10 +37,6 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("rounding");
-  TCase *tc = tcase_create ("rounding");
-  tcase_add_test (tc, test_round_up);
-  tcase_add_test (tc, test_round_down);
-  suite_add_tcase (s, tc);
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("rounding", test_round_up,
+                                     test_round_down, NULL));
 }

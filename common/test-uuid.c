@@ -43,10 +43,6 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("uuid");
-  TCase *tc = tcase_create ("uuid");
-  tcase_add_test (tc, test_uuid_format);
-  tcase_add_test (tc, test_uuid_extremes);
-  suite_add_tcase (s, tc);
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("uuid", test_uuid_format,
+                                     test_uuid_extremes, NULL));
 }

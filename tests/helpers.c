@@ -1,6 +1,7 @@
 /* vswap: what the C tests share (tests/helpers.h). */
 #include <config.h>
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,22 @@ test_fill_pattern (void *buffer, size_t length, unsigned seed)
 
   for (size_t i = 0; i < length; i++)
     p[i] = (unsigned char) (seed * 131 + i * 7 + (i >> 12));
+}
+
+Suite *
+test_suite (const char *name, ...)
+{
+  Suite *suite = suite_create (name);
+  TCase *tc = tcase_create (name);
+  const TTest *test;
+  va_list tests;
+
+  va_start (tests, name);
+  while ((test = va_arg (tests, const TTest *)) != NULL)
+    tcase_add_test (tc, test);
+  va_end (tests);
+  suite_add_tcase (suite, tc);
+  return suite;
 }
 
 int

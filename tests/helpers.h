@@ -41,6 +41,12 @@ void *test_buffer (size_t length);
  * shows. */
 void test_fill_pattern (void *buffer, size_t length, unsigned seed);
 
+/* A suite called NAME of one test case holding the tests that follow,
+ * up to a NULL: "return test_run_suite (test_suite ("uuid", test_format,
+ * test_extremes, NULL));" is a whole main.  (START_TEST names a const
+ * TTest *: Check 0.13 and later.) */
+Suite *test_suite (const char *name, ...);
+
 /* Run every test of SUITE (CK_NORMAL: one line per failure, a summary)
  * and free it.  Returns the exit status for main: EXIT_SUCCESS when every
  * test passed, EXIT_FAILURE otherwise. */

@@ -1,7 +1,7 @@
 /* vswap: unit test of what the C tests share (tests/helpers.h): the
  * generator gives xorshift64*'s sequence (the one the tests' seeds were
- * chosen with), fills byte for byte from it, and a suite's result becomes
- * the exit status. */
+ * chosen with), fills byte for byte from it, test_suite holds every test
+ * it is given, and a suite's result becomes the exit status. */
 #include <config.h>
 
 #include <stdlib.h>
@@ -65,22 +65,12 @@ START_TEST (test_failing)
 }
 END_TEST
 
-static Suite *
-one_test_suite (const TTest *test)
-{
-  Suite *s = suite_create ("inner");
-  TCase *tc = tcase_create ("inner");
-
-  tcase_add_test (tc, test);
-  suite_add_tcase (s, tc);
-  return s;
-}
-
 START_TEST (test_run_result)
 {
-  ck_assert_int_eq (test_run_suite (one_test_suite (test_passing)),
-                    EXIT_SUCCESS);
-  ck_assert_int_eq (test_run_suite (one_test_suite (test_failing)),
+  ck_assert_int_eq (test_run_suite (test_suite ("inner", test_passing,
+                                                NULL)), EXIT_SUCCESS);
+  ck_assert_int_eq (test_run_suite (test_suite ("inner", test_passing,
+                                                test_failing, NULL)),
                     EXIT_FAILURE);
 }
 END_TEST
@@ -88,12 +78,6 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("helpers");
-  TCase *tc = tcase_create ("helpers");
-  tcase_add_test (tc, test_sequence);
-  tcase_add_test (tc, test_fill);
-  tcase_add_test (tc, test_below);
-  tcase_add_test (tc, test_run_result);
-  suite_add_tcase (s, tc);
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("helpers", test_sequence, test_fill,
+                                     test_below, test_run_result, NULL));
 }

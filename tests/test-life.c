@@ -112,15 +112,8 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("life");
-  TCase *tc = tcase_create ("life");
-  tcase_add_test (tc, test_unknown_endurance);
-  tcase_add_test (tc, test_by_bytes);
-  tcase_add_test (tc, test_by_erases);
-  tcase_add_test (tc, test_no_writes_and_used_up);
-  tcase_add_test (tc, test_parse);
-  tcase_add_test (tc, test_duration_text);
-  suite_add_tcase (s, tc);
-
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("life", test_unknown_endurance,
+                                     test_by_bytes, test_by_erases,
+                                     test_no_writes_and_used_up, test_parse,
+                                     test_duration_text, NULL));
 }

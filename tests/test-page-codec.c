@@ -180,12 +180,8 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("page-codec");
-  TCase *tc = tcase_create ("codec");
-  tcase_add_test (tc, test_classify);
-  tcase_add_test (tc, test_compressible_round_trip);
-  tcase_add_test (tc, test_random_is_stored_raw);
-  tcase_add_test (tc, test_looks_random);
-  suite_add_tcase (s, tc);
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("page-codec", test_classify,
+                                     test_compressible_round_trip,
+                                     test_random_is_stored_raw,
+                                     test_looks_random, NULL));
 }

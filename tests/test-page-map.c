@@ -63,10 +63,6 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("page-map");
-  TCase *tc = tcase_create ("map");
-  tcase_add_test (tc, test_entries);
-  tcase_add_test (tc, test_pattern_table);
-  suite_add_tcase (s, tc);
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("page-map", test_entries,
+                                     test_pattern_table, NULL));
 }

@@ -82,13 +82,8 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("readonly-option");
-  TCase *tc = tcase_create ("parse");
-  tcase_add_test (tc, test_every_spelling);
-  tcase_add_test (tc, test_not_given);
-  tcase_add_test (tc, test_posixly_correct_stops_at_the_plugin);
-  tcase_add_test (tc, test_this_process);
-  suite_add_tcase (s, tc);
-
-  return test_run_suite (s);
+  return test_run_suite (test_suite ("readonly-option", test_every_spelling,
+                                     test_not_given,
+                                     test_posixly_correct_stops_at_the_plugin,
+                                     test_this_process, NULL));
 }

@@ -103,13 +103,12 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("wedge-rule");
-  TCase *tc = tcase_create ("rule");
-  tcase_add_test (tc, test_fires_after_five_stalled_seconds);
-  tcase_add_test (tc, test_a_request_or_a_busy_second_resets);
-  tcase_add_test (tc, test_no_fire_while_the_kernel_waits_after_a_restart);
-  tcase_add_test (tc, test_a_wedge_within_the_grace_fires_when_it_ends);
-  tcase_add_test (tc, test_no_client_no_wedge);
-  suite_add_tcase (s, tc);
+  Suite *s = test_suite ("wedge-rule",
+                         test_fires_after_five_stalled_seconds,
+                         test_a_request_or_a_busy_second_resets,
+                         test_no_fire_while_the_kernel_waits_after_a_restart,
+                         test_a_wedge_within_the_grace_fires_when_it_ends,
+                         test_no_client_no_wedge, NULL);
+
   return test_run_suite (s);
 }
