@@ -21,9 +21,10 @@
 # (page-verifier --order: sequential, the default, or random),
 # VSWAP_GUEST_PAGE_CLUSTER (vm.page-cluster, default 5), VSWAP_GUEST_LIMIT (cgroup
 # MiB, default 128), VSWAP_GUEST_TIMEOUT (seconds, default 600),
-# VSWAP_GUEST_KEEP=1 keeps the console log and the disk image,
-# VSWAP_GUEST_KERNEL (the guest's Debian kernel: 6.1, the default, 6.12,
-# or a package name; see tests/guest/build-guest).
+# VSWAP_GUEST_PLUGIN (more keys for nbdkit vswap, comma-separated, e.g.
+# io-uring=yes), VSWAP_GUEST_KEEP=1 keeps the console log and the disk
+# image, VSWAP_GUEST_KERNEL (the guest's Debian kernel: 6.1, the default,
+# 6.12, or a package name; see tests/guest/build-guest).
 set -u
 . "$(dirname "$0")/guest/common.sh"
 guest_require VSWAP_PLUGIN VSWAP VSWAP_PAGE_VERIFIER
@@ -41,6 +42,8 @@ order=${VSWAP_GUEST_ORDER:-sequential}
 pagecluster=${VSWAP_GUEST_PAGE_CLUSTER:-5}
 limit=${VSWAP_GUEST_LIMIT:-128}
 timeout_s=${VSWAP_GUEST_TIMEOUT:-600}
+plugin=${VSWAP_GUEST_PLUGIN-}
+case $plugin in *[!a-z0-9=,:-]*) fail "VSWAP_GUEST_PLUGIN=$plugin: give key=value,key=value" ;; esac
 
 guest_workdir nbd-client
 guest_build
@@ -48,7 +51,7 @@ guest_build
 # The run-guest child has its own traps: it kills QEMU on TERM.
 guest_run "$guestdir/run-guest" --guest "$workdir" --log "$workdir/console.log" \
   --memory "$memory" --timeout "$timeout_s" --quiet \
-  --append "vswap.mode=nbd-client vswap.mib=$mib vswap.passes=$passes vswap.order=$order vswap.limit=$limit vswap.pagecluster=$pagecluster vswap.overcommit=1" \
+  --append "vswap.mode=nbd-client${plugin:+ vswap.plugin=$plugin} vswap.mib=$mib vswap.passes=$passes vswap.order=$order vswap.limit=$limit vswap.pagecluster=$pagecluster vswap.overcommit=1" \
   > "$workdir/run.out" 2>&1
 status=$?
 log=$workdir/console.log
