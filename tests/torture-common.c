@@ -430,6 +430,11 @@ torture_workdir (const char *name)
   signal (SIGINT, on_signal);
   signal (SIGTERM, on_signal);
   signal (SIGHUP, on_signal);
+  /* A crash of the test itself (an assertion, a sanitizer's abort) must
+   * not leave a 64 MiB store behind either. */
+  signal (SIGABRT, on_signal);
+  signal (SIGSEGV, on_signal);
+  signal (SIGBUS, on_signal);
   signal (SIGPIPE, SIG_IGN);
   return workdir;
 }

@@ -138,7 +138,8 @@ enum torture_verdict torture_model_settle (struct torture_model *m,
 /* ---- the work directory ---- */
 
 /* Make $TMPDIR/torture-NAME-XXXXXX (default /tmp) and remove it, with all
- * it holds, at exit, on SIGINT, SIGTERM, SIGHUP, and in torture_die.
+ * it holds, at exit, on SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV,
+ * SIGBUS, and in torture_die.
  * Returns its path. */
 const char *torture_workdir (const char *name);
 /* NAME inside the work directory (allocated, never freed). */
