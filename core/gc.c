@@ -196,6 +196,7 @@ head_for_copy (struct vswap_store *store, uint64_t page, uint32_t size,
   const struct head *user = store->user_head;
 
   if (!store->separate || user == store->gc_head || user->segment < 0 ||
+      user->closing ||
       from_cold || !page_is_hot (store, page))
     return store->gc_head;
   const uint32_t need = size + (user->chunk_open ? 0 :
@@ -566,12 +567,14 @@ release_victims (struct vswap_store *store, bool seal)
     return 0;
   if (seal) {
     r = vswap_store_seal_all (store);
+    if (r == 0)
+      r = vswap_wait_written_all (store);
     if (r < 0)
       return r;
   }
-  /* Writes complete under the lock, so those found written now are on
-   * the medium; the flush makes them durable.  Segments whose copies
-   * are written while it runs wait for the next one. */
+  /* Those whose copies are found written now are on the medium (written
+   * counts completed writes); the flush makes them durable.  Segments
+   * whose copies are written while it runs wait for the next one. */
   uint64_t ready = 0;
   for (uint64_t i = 0; i < store->segment_count; i++) {
     struct segment *s = &store->segments[i];
@@ -629,7 +632,7 @@ vswap_gc_borrow_head (struct vswap_store *store, uint32_t size)
 {
   struct head *const gc = store->gc_head;
 
-  if (gc == store->user_head || gc->segment < 0 ||
+  if (gc == store->user_head || gc->segment < 0 || gc->closing ||
       store->free_segments > store->reserve || store->releasing == 0 ||
       store->collecting || store->write_buffer ||
       vswap_gc_is_collector (store))
@@ -645,7 +648,7 @@ vswap_gc_borrow_head (struct vswap_store *store, uint32_t size)
    * segment), so the scan is done once, not for every record. */
   if (store->borrow_collections == store->collections &&
       store->borrow_segment == gc->segment &&
-      store->borrow_written == gc->written)
+      store->borrow_written == gc->sealed)
     return gc;
   for (uint64_t i = 0; i < store->segment_count; i++) {
     const struct segment *s = &store->segments[i];
@@ -653,7 +656,7 @@ vswap_gc_borrow_head (struct vswap_store *store, uint32_t size)
       return NULL;
   }
   store->borrow_segment = gc->segment;
-  store->borrow_written = gc->written;
+  store->borrow_written = gc->sealed;
   store->borrow_collections = store->collections;
   return gc;
 }

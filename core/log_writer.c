@@ -1,6 +1,8 @@
 /* vswap: the log writer.  Records are appended to a write head's RAM image
  * of its open segment and written to the medium in chunks: whole write
  * units, strictly in order, never outside the segment's sequential tail.
+ * The medium writer thread writes what the heads seal, with the store
+ * unlocked (doc/design.md).
  *
  * Called with store->lock held.
  */
@@ -66,7 +68,7 @@ vswap_take_segment (struct vswap_store *store, struct head *head)
 
   head->segment = best;
   head->generation = s->generation;
-  head->fill = head->written = head->marked = 0;
+  head->fill = head->sealed = head->written = head->marked = 0;
   head->chunk_open = false;
   head->chunk_records = 0;
   vswap_buffer_note (store);
@@ -125,6 +127,32 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
   return 0;
 }
 
+/* Write what HEAD has sealed and not written, now, under the lock (no
+ * medium writer). */
+static int
+write_sealed (struct vswap_store *store, struct head *head)
+{
+  const uint32_t from = head->written, to = head->sealed;
+  if (to == from)
+    return 0;
+  const int r = vswap_medium_write (store->medium, head->buffer + from,
+                                    to - from,
+                                    segment_offset (store, head->segment)
+                                    + from);
+  if (r < 0) {
+    store->failed = r;
+    STAT_ADD (store, io_errors, 1);
+    return r;
+  }
+  STAT_ADD (store, media_write_bytes, to - from);
+  STAT_ADD (store, media_writes, 1);
+  if (from == 0)      /* the segment's old content is now unreachable */
+    store->segments[head->segment].stale_generation = 0;
+  head->written = to;
+  vswap_buffer_note (store);
+  return 0;
+}
+
 int
 vswap_head_seal (struct vswap_store *store, struct head *head,
                  uint32_t flags)
@@ -156,47 +184,186 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
   vswap_chunk_header_encode (&h, chunk);
   store->seals++;
 
-  assert (head->written == head->chunk_start);
+  assert (head->sealed == head->chunk_start);
   const uint32_t end = round_up (head->fill, store->write_unit);
   assert (end <= store->segment_size);
   memset (head->buffer + head->fill, 0, end - head->fill);
   STAT_ADD (store, media_padding_bytes, end - head->fill);
-  /* The write buffer must claim this sequence before the medium has it:
-   * a newer chunk there says the buffer is stale. */
-  vswap_buffer_note (store);
-
-  const int r = vswap_medium_write (store->medium,
-                                    head->buffer + head->written,
-                                    end - head->written,
-                                    segment_offset (store, head->segment)
-                                    + head->written);
-  if (r < 0) {
-    store->failed = r;
-    STAT_ADD (store, io_errors, 1);
-    return r;
-  }
-  STAT_ADD (store, media_write_bytes, end - head->written);
-  STAT_ADD (store, media_writes, 1);
-  if (head->written == 0)
-    s->stale_generation = 0;    /* the old content is now unreachable */
   vswap_summarise (store, head, &head->summary, head->chunk_start, end,
-             h.sequence);
-  head->fill = head->written = end;
+                   h.sequence);
+  head->fill = head->sealed = end;
   s->write_offset = end;
   head->chunk_open = false;
   head->chunk_records = 0;
   s->last_sequence = h.sequence;
+  /* The write buffer must claim this sequence before the medium has it:
+   * a newer chunk there says the buffer is stale. */
   vswap_buffer_note (store);
+
+  if (store->writer_running) {
+    pthread_cond_signal (&store->writer_wake);
+    return 0;
+  }
+  return write_sealed (store, head);
+}
+
+/* ---- the medium writer ---- */
+
+int
+vswap_head_wait_written (struct vswap_store *store, struct head *head,
+                         int64_t segment, uint32_t until)
+{
+  /* A head that left SEGMENT wrote all of it first (close_segment). */
+  while (!store->failed && head->segment == segment &&
+         head->written < until) {
+    if (!store->writer_running && !head->writing) {
+      /* No writer (any more): write it here. */
+      const int r = write_sealed (store, head);
+      if (r < 0)
+        return r;
+      continue;
+    }
+    pthread_cond_wait (&store->written_moved, &store->lock);
+  }
+  return store->failed;
+}
+
+int
+vswap_wait_written_all (struct vswap_store *store)
+{
+  for (int i = 0; i < 2; i++) {
+    struct head *head = &store->heads[i];
+    if (head->segment >= 0) {
+      const int r = vswap_head_wait_written (store, head, head->segment,
+                                             head->sealed);
+      if (r < 0)
+        return r;
+    }
+  }
+  return store->failed;
+}
+
+/* Touch the stack the writer needs while memory is plentiful: under
+ * mlockall (MCL_ONFAULT) the pages then stay (see gc.c). */
+static void __attribute__ ((noinline))
+touch_stack (void)
+{
+  volatile uint8_t pad[64 * 1024];
+  for (size_t i = 0; i < sizeof pad; i += 1024)
+    pad[i] = 0;
+}
+
+/* The writer: whatever a head has sealed and not written goes to the
+ * medium, in one write per head (several chunks if they gathered), with
+ * the store unlocked.  A head's writes are never two at a time, so its
+ * chunks reach the medium in order (a zoned medium's write pointer
+ * needs that). */
+static void *
+writer_main (void *arg)
+{
+  struct vswap_store *store = arg;
+
+  touch_stack ();
+  pthread_mutex_lock (&store->lock);
+  while (!store->writer_stop) {
+    struct head *head = NULL;
+    for (int i = 0; i < 2 && !head; i++) {
+      struct head *h = &store->heads[i];
+      if (h->segment >= 0 && h->sealed > h->written && !store->failed)
+        head = h;
+    }
+    if (!head) {
+      pthread_cond_wait (&store->writer_wake, &store->lock);
+      continue;
+    }
+    const int64_t segment = head->segment;
+    const uint32_t from = head->written, to = head->sealed;
+    const uint8_t *buffer = head->buffer;
+    head->writing = true;
+    pthread_mutex_unlock (&store->lock);
+    const int r = vswap_medium_write (store->medium, buffer + from, to - from,
+                                      segment_offset (store, segment) + from);
+    pthread_mutex_lock (&store->lock);
+    head->writing = false;
+    /* The head cannot have left the segment meanwhile: leaving waits for
+     * these writes (vswap_close_segment). */
+    assert (head->segment == segment);
+    if (r < 0) {
+      store->failed = r;
+      STAT_ADD (store, io_errors, 1);
+    }
+    else {
+      STAT_ADD (store, media_write_bytes, to - from);
+      STAT_ADD (store, media_writes, 1);
+      if (from == 0)
+        store->segments[segment].stale_generation = 0;
+      head->written = to;
+      vswap_buffer_note (store);
+    }
+    pthread_cond_broadcast (&store->written_moved);
+  }
+  pthread_mutex_unlock (&store->lock);
+  return NULL;
+}
+
+int
+vswap_writer_start (struct vswap_store *store)
+{
+  if (store->writer_running || store->options.read_only)
+    return 0;
+  store->writer_stop = false;
+  const int r = pthread_create (&store->writer, NULL, writer_main, store);
+  if (r != 0)
+    return -r;
+  pthread_mutex_lock (&store->lock);
+  store->writer_running = true;
+  /* Anything sealed before it started. */
+  pthread_cond_signal (&store->writer_wake);
+  pthread_mutex_unlock (&store->lock);
   return 0;
+}
+
+void
+vswap_writer_stop (struct vswap_store *store)
+{
+  if (!store->writer_running)
+    return;
+  pthread_mutex_lock (&store->lock);
+  store->writer_stop = true;
+  pthread_cond_signal (&store->writer_wake);
+  pthread_mutex_unlock (&store->lock);
+  pthread_join (store->writer, NULL);
+  pthread_mutex_lock (&store->lock);
+  store->writer_running = false;
+  /* Whoever waits for a write that will not come now. */
+  pthread_cond_broadcast (&store->written_moved);
+  pthread_mutex_unlock (&store->lock);
 }
 
 /* Close HEAD's segment: its last chunk says so, reads go to the medium. */
 int
 vswap_close_segment (struct vswap_store *store, struct head *head)
 {
-  const int r = vswap_head_seal (store, head, VSWAP_CHUNK_LAST);
+  /* Another thread is closing it: wait for that. */
+  if (head->closing) {
+    while (head->closing)
+      pthread_cond_wait (&store->written_moved, &store->lock);
+    return store->failed;
+  }
+  int r = vswap_head_seal (store, head, VSWAP_CHUNK_LAST);
   if (r < 0)
     return r;
+  /* Reads of a closed segment go to the medium, and the image is taken
+   * for the next segment: its chunks must be there first.  Meanwhile
+   * (the lock is let go) nothing more may be appended (reserve). */
+  const int64_t segment = head->segment;
+  head->closing = true;
+  r = vswap_head_wait_written (store, head, segment, head->sealed);
+  head->closing = false;
+  pthread_cond_broadcast (&store->written_moved);
+  if (r < 0)
+    return r;
+  assert (head->segment == segment);
   store->segments[head->segment].state = SEGMENT_CLOSED;
   /* Nothing more goes into this segment until it is erased: a zoned
    * device stops counting it as open (or active) only when told.  If
@@ -239,6 +406,14 @@ reserve (struct vswap_store *store, struct head **headp, uint32_t size,
   if (store->failed)
     return store->failed;
   for (;;) {
+    if (head->closing) {
+      /* Another thread closes this head's segment: its next one comes
+       * after that. */
+      pthread_cond_wait (&store->written_moved, &store->lock);
+      if (store->failed)
+        return store->failed;
+      continue;
+    }
     if (head->segment >= 0) {
       /* A chunk holds at most VSWAP_MAX_CHUNK_RECORDS records, its
        * predecessor's summary included. */
@@ -307,7 +482,7 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
    * eighth, seal early where a record ends near a unit's end.  Not when
    * the chunk is the whole segment: its end is the segment's, and an
    * early seal would only leave room for fewer records after it. */
-  const uint32_t unsealed = head->fill - head->written;
+  const uint32_t unsealed = head->fill - head->sealed;
   const uint32_t padding = (uint32_t) (round_up (head->fill, store->write_unit)
                                        - head->fill);
   if (unsealed >= store->seal_threshold ||
@@ -403,7 +578,8 @@ resume_head (struct vswap_store *store, struct head *head)
   s->clean_tail = false;
   head->segment = best;
   head->generation = s->generation;
-  head->fill = head->written = head->marked = s->write_offset;
+  head->fill = head->sealed = head->written = head->marked =
+    s->write_offset;
   head->chunk_open = false;
   head->chunk_records = 0;
 }

@@ -14,7 +14,7 @@ static bool
 marker_fits (const struct vswap_store *store, const struct head *head,
              const struct pending_summary *p, const struct pending_summary *q)
 {
-  return head->segment >= 0 && !head->chunk_open &&
+  return head->segment >= 0 && !head->chunk_open && !head->closing &&
     (uint64_t) head->fill + vswap_chunk_records_start (store->address_shift)
     + vswap_summary_room (p) + vswap_summary_room (q)
     <= store->segment_size;
@@ -32,7 +32,7 @@ write_marker (struct vswap_store *store, struct head *head,
   /* vswap_head_seal places the head's own. */
   const int r = vswap_head_seal (store, head, flags);
   if (r == 0)
-    head->marked = head->written;
+    head->marked = head->sealed;
   return r;
 }
 
@@ -59,9 +59,9 @@ mark_heads (struct vswap_store *store, uint32_t flags, bool closing)
 
     for (int i = 0; i < count; i++) {
       struct head *h = heads[i];
-      const bool wanted = h->segment >= 0 && !h->chunk_open &&
+      const bool wanted = h->segment >= 0 && !h->chunk_open && !h->closing &&
         (closing || h->summary.present ||
-         (h->written != 0 && h->written != h->marked));
+         (h->sealed != 0 && h->sealed != h->marked));
       own[i] = wanted && marker_fits (store, h, &h->summary, NULL);
       if (h->summary.present && !own[i])
         orphan[i] = h;
@@ -91,7 +91,7 @@ mark_heads (struct vswap_store *store, uint32_t flags, bool closing)
     }
     /* A head with a chunk open will carry its summary itself, and the
      * marker must wait for it. */
-    if (stranded->chunk_open)
+    if (stranded->chunk_open || stranded->closing)
       return 0;
     if (store->free_segments == 0 ||
         (!closing && vswap_gc_short_of (store, store->reserve)))
@@ -119,6 +119,8 @@ vswap_store_close_heads (struct vswap_store *store)
   int r = vswap_store_seal_all (store);
   if (r == 0)
     r = mark_heads (store, VSWAP_CHUNK_CLEAN, true);
+  if (r == 0)
+    r = vswap_wait_written_all (store);
   for (int i = 0; i < 2 && r == 0; i++) {
     struct head *head = &store->heads[i];
     if (head->segment < 0)

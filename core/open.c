@@ -130,6 +130,8 @@ open_store (struct vswap_medium *medium,
   pthread_cond_init (&store->context_available, NULL);
   pthread_cond_init (&store->gc_done, NULL);
   pthread_cond_init (&store->gc_wake, NULL);
+  pthread_cond_init (&store->writer_wake, NULL);
+  pthread_cond_init (&store->written_moved, NULL);
   for (int i = 0; i < STRIPE_LOCKS; i++)
     pthread_mutex_init (&store->stripes[i], NULL);
   /* Room for bursts while the background collector catches up, without
@@ -272,6 +274,9 @@ vswap_store_open (struct vswap_medium *medium,
 int
 vswap_store_start_background (struct vswap_store *store)
 {
+  const int r = vswap_writer_start (store);
+  if (r < 0)
+    return r;
   return vswap_gc_start_thread (store);
 }
 
@@ -299,6 +304,9 @@ static void
 store_free (struct vswap_store *store)
 {
   vswap_gc_stop_thread (store);
+  /* A write under way finishes; what is sealed and not written is lost,
+   * as after a crash (a clean close waited for it). */
+  vswap_writer_stop (store);
   if (store->contexts)
     vswap_contexts_destroy (store);
   free (store->map);
@@ -323,6 +331,8 @@ store_free (struct vswap_store *store)
   pthread_cond_destroy (&store->context_available);
   pthread_cond_destroy (&store->gc_done);
   pthread_cond_destroy (&store->gc_wake);
+  pthread_cond_destroy (&store->writer_wake);
+  pthread_cond_destroy (&store->written_moved);
   for (int i = 0; i < STRIPE_LOCKS; i++)
     pthread_mutex_destroy (&store->stripes[i]);
   free (store);

@@ -112,11 +112,18 @@ struct head {
   int64_t segment;              /* -1: none open yet */
   uint64_t generation;
   uint32_t fill;                /* bytes appended */
+  /* Sealed chunks end here (write-unit aligned): [written, sealed) waits
+   * for the medium writer, and may not change. */
+  uint32_t sealed;
   uint32_t written;             /* bytes on the medium (write-unit aligned) */
+  bool writing;                 /* the writer has [written, sealed) under way */
+  /* Its segment is full and sealed, and waits for the writer before it
+   * closes: nothing more goes in (vswap_close_segment). */
+  bool closing;
   uint32_t chunk_start;         /* where the open chunk's header goes */
   uint32_t chunk_records;
   bool chunk_open;
-  uint32_t marked;              /* "written" when the last marker went out */
+  uint32_t marked;              /* "sealed" when the last marker went out */
   struct pending_summary summary;
 };
 
@@ -194,6 +201,17 @@ struct vswap_store {
   uint64_t sequence;
   uint64_t seals;               /* chunks sealed and segments opened */
 
+  /* The medium writer (log_writer.c): a thread that writes what the heads
+   * sealed, with the store unlocked, each head's chunks in order.  Until
+   * vswap_store_start_background starts it (and in the tools), a seal
+   * writes its chunk itself, under the lock.  writer_wake: there is work;
+   * written_moved: a head's "written" moved (or the medium failed). */
+  pthread_t writer;
+  bool writer_running;
+  bool writer_stop;
+  pthread_cond_t writer_wake;
+  pthread_cond_t written_moved;
+
   struct head heads[2];
   struct head *user_head;
   struct head *gc_head;         /* == user_head with one open segment */
@@ -263,8 +281,19 @@ int vswap_head_append (struct vswap_store *store, struct head *head,
 int vswap_head_append_encoded (struct vswap_store *store, struct head *head,
                                const uint8_t *record, uint32_t size,
                                bool data, uint32_t *address);
+/* Seal HEAD's open chunk: its header, padding and summary; the medium
+ * writer writes it (or the sealing thread at once, without the writer). */
 int vswap_head_seal (struct vswap_store *store, struct head *head,
                      uint32_t flags);
+/* Wait until HEAD has written SEGMENT up to UNTIL (or left SEGMENT,
+ * which it does only once all of it is written), or the medium failed
+ * (returns store->failed).  Lets go of store->lock meanwhile. */
+int vswap_head_wait_written (struct vswap_store *store, struct head *head,
+                             int64_t segment, uint32_t until);
+int vswap_wait_written_all (struct vswap_store *store);
+/* Start and stop the medium writer (store->lock not held). */
+int vswap_writer_start (struct vswap_store *store);
+void vswap_writer_stop (struct vswap_store *store);
 void vswap_resume_heads (struct vswap_store *store);
 int vswap_store_seal_all (struct vswap_store *store);
 /* A clean close: seal every head, then a CLEAN marker in each, and close

@@ -363,9 +363,18 @@ vswap_store_flush (struct vswap_store *store)
   pthread_mutex_lock (&store->lock);
   r = vswap_store_seal_all (store);
   const uint64_t seals = store->seals;
+  /* Everything sealed above must be on the medium before one flush of the
+   * medium covers it (chunks sealed after this, by others, need not). */
+  int64_t segment[2];
+  uint32_t until[2];
+  for (int i = 0; i < 2; i++) {
+    segment[i] = store->heads[i].segment;
+    until[i] = store->heads[i].sealed;
+  }
+  for (int i = 0; i < 2 && r == 0; i++)
+    r = vswap_head_wait_written (store, &store->heads[i], segment[i],
+                                 until[i]);
   pthread_mutex_unlock (&store->lock);
-  /* Every chunk sealed above has been written (writes complete under the
-   * lock), so one flush of the medium covers them all. */
   if (r == 0)
     r = vswap_medium_flush (store->medium);
   if (r == 0) {

@@ -175,12 +175,14 @@ read_pending (struct vswap_store *store, struct vswap_write_buffer *b,
             h.segment, h.fill);
     return 0;
   }
-  b->pending_length = h.fill - h.written - start;
+  /* From the first byte not on the medium: chunks sealed but not yet
+   * written (each with its header), then the open chunk. */
+  b->pending_length = h.fill - h.written;
   b->pending = malloc (b->pending_length ? b->pending_length : 1);
   if (!b->pending)
     return vswap_error_set (err, ENOMEM, "out of memory");
   if (pread (b->fd, b->pending, b->pending_length,
-             HEADER_SIZE + h.written + start) != (ssize_t) b->pending_length)
+             HEADER_SIZE + h.written) != (ssize_t) b->pending_length)
     return vswap_error_set (err, EIO, "write buffer %s: cannot read it",
                             b->path);
   b->pending_generation = h.generation;
@@ -271,15 +273,77 @@ vswap_buffer_open (struct vswap_store *store, const char *given,
   return r;
 }
 
-/* Apply the records of the last server's open chunk, in order, as new
- * requests.  Each is verified: a record the kill cut short was never
- * acknowledged, and ends the list. */
+/* Apply the record at RECORD (AVAILABLE bytes there) as a new request.
+ * Returns its size, 0 if it does not verify (a record the kill cut
+ * short was never acknowledged: the list ends there), or -errno. */
+static int
+replay_record (struct vswap_store *store, struct vswap_write_buffer *b,
+               ZSTD_DCtx *dctx, uint8_t *page, const uint8_t *record,
+               uint32_t available, uint64_t *pages)
+{
+  struct vswap_record_header h;
+  int r = 0;
+
+  if (available < VSWAP_RECORD_HEADER_SIZE ||
+      !vswap_record_header_decode (record, store->seed,
+                                   b->pending_generation, &h))
+    return 0;
+  const uint32_t size = vswap_record_size (h.payload_length,
+                                           store->address_shift);
+  const uint8_t *payload = record + VSWAP_RECORD_HEADER_SIZE;
+  if (size > available)
+    return 0;
+  if ((h.kind == VSWAP_RECORD_RAW || h.kind == VSWAP_RECORD_ZSTD ||
+       h.kind == VSWAP_RECORD_SAME) &&
+      vswap_payload_checksum (payload, h.payload_length, store->seed,
+                              h.logical_page) != h.payload_checksum)
+    return 0;
+  if (vswap_record_kind_is_page (h.kind) &&
+      (uint64_t) h.logical_page + h.count > store->pages)
+    return 0;
+  const uint64_t offset = (uint64_t) h.logical_page * VSWAP_PAGE_SIZE;
+  switch (h.kind) {
+  case VSWAP_RECORD_RAW:
+  case VSWAP_RECORD_ZSTD:
+    if (vswap_page_decode (dctx, h.kind, payload, h.payload_length,
+                           page) < 0)
+      return -EIO;
+    r = vswap_store_write (store, page, VSWAP_PAGE_SIZE, offset, false);
+    break;
+  case VSWAP_RECORD_SAME:
+    vswap_page_fill (page, h.pattern);
+    r = vswap_store_write (store, page, VSWAP_PAGE_SIZE, offset, false);
+    break;
+  case VSWAP_RECORD_ZERO:
+    r = vswap_store_zero (store, (uint64_t) h.count * VSWAP_PAGE_SIZE,
+                          offset, false);
+    break;
+  case VSWAP_RECORD_TRIM:
+    r = vswap_store_trim (store, (uint64_t) h.count * VSWAP_PAGE_SIZE,
+                          offset, false);
+    break;
+  case VSWAP_RECORD_LOST:
+    r = vswap_store_lose_pages (store, h.logical_page, h.count);
+    break;
+  default:
+    break;      /* counters (the next close writes them), summaries, pads */
+  }
+  if (r < 0)
+    return r;
+  if (vswap_record_kind_is_page (h.kind))
+    *pages += h.count;
+  return (int) size;
+}
+
+/* Apply what the last server had not written, in order, as new requests:
+ * chunks it had sealed (each from its header), then its open chunk. */
 static int
 replay_records (struct vswap_store *store, struct vswap_write_buffer *b,
                 uint64_t *pages)
 {
   ZSTD_DCtx *dctx = ZSTD_createDCtx ();
   uint8_t *page = malloc (VSWAP_PAGE_SIZE);
+  const uint32_t start = vswap_chunk_records_start (store->address_shift);
   uint32_t at = 0;
   int r = 0;
 
@@ -288,61 +352,27 @@ replay_records (struct vswap_store *store, struct vswap_write_buffer *b,
     free (page);
     return -ENOMEM;
   }
-  while (r == 0 && at + VSWAP_RECORD_HEADER_SIZE <= b->pending_length) {
-    struct vswap_record_header h;
-    const uint8_t *record = b->pending + at;
-    if (!vswap_record_header_decode (record, store->seed,
-                                     b->pending_generation, &h))
+  while (r >= 0 && at + start <= b->pending_length) {
+    struct vswap_chunk_header c;
+    const bool sealed =
+      vswap_chunk_header_decode (b->pending + at, &c) &&
+      memcmp (c.uuid, store->superblock.uuid, VSWAP_UUID_SIZE) == 0 &&
+      c.generation == b->pending_generation &&
+      c.length >= start && c.length <= b->pending_length - at;
+    const uint32_t end = sealed ? at + c.length : b->pending_length;
+    uint32_t p = at + start;
+    while (p < end && (r = replay_record (store, b, dctx, page,
+                                          b->pending + p, end - p,
+                                          pages)) > 0)
+      p += (uint32_t) r;
+    if (!sealed || r < 0)
       break;
-    const uint32_t size = vswap_record_size (h.payload_length,
-                                             store->address_shift);
-    const uint8_t *payload = record + VSWAP_RECORD_HEADER_SIZE;
-    if (size > b->pending_length - at)
-      break;
-    if ((h.kind == VSWAP_RECORD_RAW || h.kind == VSWAP_RECORD_ZSTD ||
-         h.kind == VSWAP_RECORD_SAME) &&
-        vswap_payload_checksum (payload, h.payload_length, store->seed,
-                                h.logical_page) != h.payload_checksum)
-      break;
-    if (h.kind != VSWAP_RECORD_LIFETIME &&
-        (uint64_t) h.logical_page + h.count > store->pages)
-      break;
-    const uint64_t offset = (uint64_t) h.logical_page * VSWAP_PAGE_SIZE;
-    switch (h.kind) {
-    case VSWAP_RECORD_RAW:
-    case VSWAP_RECORD_ZSTD:
-      if (vswap_page_decode (dctx, h.kind, payload, h.payload_length,
-                             page) < 0) {
-        r = -EIO;
-        break;
-      }
-      r = vswap_store_write (store, page, VSWAP_PAGE_SIZE, offset, false);
-      break;
-    case VSWAP_RECORD_SAME:
-      vswap_page_fill (page, h.pattern);
-      r = vswap_store_write (store, page, VSWAP_PAGE_SIZE, offset, false);
-      break;
-    case VSWAP_RECORD_ZERO:
-      r = vswap_store_zero (store, (uint64_t) h.count * VSWAP_PAGE_SIZE,
-                            offset, false);
-      break;
-    case VSWAP_RECORD_TRIM:
-      r = vswap_store_trim (store, (uint64_t) h.count * VSWAP_PAGE_SIZE,
-                            offset, false);
-      break;
-    case VSWAP_RECORD_LOST:
-      r = vswap_store_lose_pages (store, h.logical_page, h.count);
-      break;
-    default:
-      break;    /* counters (the next close writes them), summaries, pads */
-    }
-    if (vswap_record_kind_is_page (h.kind))
-      *pages += h.count;
-    at += size;
+    r = 0;
+    at = (uint32_t) round_up (end, store->write_unit);
   }
   ZSTD_freeDCtx (dctx);
   free (page);
-  return r;
+  return r < 0 ? r : 0;
 }
 
 int
