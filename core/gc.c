@@ -291,7 +291,7 @@ lose_page (struct vswap_store *store, uint64_t page)
   if (r < 0)
     return r;
   vswap_map_release (store, page);
-  store->map[page] = VSWAP_MAP_DAMAGED;
+  vswap_map_set (store, page, VSWAP_MAP_DAMAGED);
   STAT_ADD (store, pages_lost, 1);
   return 0;
 }
@@ -347,7 +347,7 @@ relocate_data (struct vswap_store *store, const uint8_t *record,
       from->readin_records--;
       to->readin_records++;
     }
-    store->map[page] = vswap_map_stored (address);
+    vswap_map_set (store, page, vswap_map_stored (address));
   }
   return 0;
 }
@@ -358,29 +358,35 @@ vswap_segment_free (struct vswap_store *store, uint64_t index)
   struct segment *s = &store->segments[index];
   const struct vswap_geometry *g = &store->medium->geometry;
 
-  pthread_rwlock_wrlock (&store->reuse_lock);
+  /* The discard waits for the medium with the store unlocked.  Nothing
+   * takes or collects an erasing segment, and a reader that found a
+   * record here before finds its checksum failing, and looks again. */
+  vswap_segment_set_state (s, SEGMENT_ERASING);
   if (g->can_discard && !store->options.read_only) {
-    if (vswap_medium_discard (store->medium, segment_offset (store, index),
-                              store->segment_size) == 0) {
+    pthread_mutex_unlock (&store->lock);
+    const int r = vswap_medium_discard (store->medium,
+                                        segment_offset (store, index),
+                                        store->segment_size);
+    pthread_mutex_lock (&store->lock);
+    if (r == 0) {
       STAT_ADD (store, media_discard_bytes, store->segment_size);
       if (g->discard_zeroes)
-        s->generation = 0;
+        vswap_segment_set_generation (s, 0);
     }
     else
       s->needs_erase = true;    /* erased again (or refused) before reuse */
   }
   if (s->generation != 0 && s->stale_generation == 0)
     s->stale_generation = s->generation;
-  s->generation = 0;
+  vswap_segment_set_generation (s, 0);
   s->erase_count++;
-  s->state = SEGMENT_FREE;
   s->damage = DAMAGE_NONE;
   s->data_records = s->data_bytes = s->state_records = 0;
   s->live_records = s->readin_records = 0;
   s->write_offset = 0;
+  vswap_segment_set_state (s, SEGMENT_FREE);
   store->free_segments++;
   STAT_ADD (store, segments_erased, 1);
-  pthread_rwlock_unlock (&store->reuse_lock);
 }
 
 /* Copy the live records of VICTIM elsewhere, then erase it. */
@@ -521,7 +527,7 @@ collect (struct vswap_store *store, uint64_t victim)
      * The segment keeps them for recovery to judge (with the chunks'
      * summaries), and is never collected again: a segment that rots is
      * retired, as a flash controller retires a bad block. */
-    s->state = SEGMENT_PINNED;
+    vswap_segment_set_state (s, SEGMENT_PINNED);
     STAT_ADD (store, segments_retired, 1);
     return 0;
   }

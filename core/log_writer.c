@@ -56,9 +56,9 @@ vswap_take_segment (struct vswap_store *store, struct head *head)
   s->needs_erase = false;
   if (s->generation != 0 && s->stale_generation == 0)
     s->stale_generation = s->generation;
-  s->state = SEGMENT_OPEN;
+  vswap_segment_set_state (s, SEGMENT_OPEN);
   s->cold = head == store->gc_head && head != store->user_head;
-  s->generation = ++store->sequence;
+  vswap_segment_set_generation (s, ++store->sequence);
   store->seals++;
   s->last_sequence = s->generation;
   s->data_records = s->data_bytes = s->state_records = 0;
@@ -364,7 +364,8 @@ vswap_close_segment (struct vswap_store *store, struct head *head)
   if (r < 0)
     return r;
   assert (head->segment == segment);
-  store->segments[head->segment].state = SEGMENT_CLOSED;
+  vswap_segment_set_state (&store->segments[head->segment],
+                           SEGMENT_CLOSED);
   /* Nothing more goes into this segment until it is erased: a zoned
    * device stops counting it as open (or active) only when told.  If
    * that fails the data is safe all the same; the zone is reset when GC
@@ -574,7 +575,7 @@ resume_head (struct vswap_store *store, struct head *head)
     s->clean_tail = false;
     goto again;
   }
-  s->state = SEGMENT_OPEN;
+  vswap_segment_set_state (s, SEGMENT_OPEN);
   s->clean_tail = false;
   head->segment = best;
   head->generation = s->generation;

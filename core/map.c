@@ -48,14 +48,14 @@ vswap_map_release (struct vswap_store *store, uint64_t page)
     vswap_pattern_release (&store->patterns, vswap_map_pattern_index (e));
   if (readin)
     vswap_bitmap_set (store->readin, page, false);
-  store->map[page] = VSWAP_MAP_UNMAPPED;
+  vswap_map_set (store, page, VSWAP_MAP_UNMAPPED);
 }
 
 void
 vswap_map_point (struct vswap_store *store, uint64_t page, uint32_t address)
 {
   assert (store->map[page] == VSWAP_MAP_UNMAPPED);
-  store->map[page] = vswap_map_stored (address);
+  vswap_map_set (store, page, vswap_map_stored (address));
   store->segments[vswap_segment_of_address (store, address, NULL)]
     .live_records++;
 }

@@ -126,7 +126,8 @@ vswap_store_close_heads (struct vswap_store *store)
     if (head->segment < 0)
       continue;
     assert (!head->chunk_open);
-    store->segments[head->segment].state = SEGMENT_CLOSED;
+    vswap_segment_set_state (&store->segments[head->segment],
+                           SEGMENT_CLOSED);
     head->segment = -1;
   }
   vswap_buffer_note (store);

@@ -125,7 +125,6 @@ open_store (struct vswap_medium *medium,
     store->compression_level = VSWAP_ZSTD_DEFAULT_LEVEL;
 
   pthread_mutex_init (&store->lock, NULL);
-  pthread_rwlock_init (&store->reuse_lock, NULL);
   pthread_mutex_init (&store->context_lock, NULL);
   pthread_cond_init (&store->context_available, NULL);
   pthread_cond_init (&store->gc_done, NULL);
@@ -326,7 +325,6 @@ store_free (struct vswap_store *store)
   /* Not clean: what the file holds is left for the next open. */
   vswap_buffer_release (store, false);
   pthread_mutex_destroy (&store->lock);
-  pthread_rwlock_destroy (&store->reuse_lock);
   pthread_mutex_destroy (&store->context_lock);
   pthread_cond_destroy (&store->context_available);
   pthread_cond_destroy (&store->gc_done);

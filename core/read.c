@@ -41,8 +41,10 @@ decode_record (struct vswap_store *store, struct io_context *ctx,
 }
 
 /* Read the record at ADDRESS, in a closed segment of GENERATION, for PAGE
- * into OUT.  Called with store->reuse_lock held shared, so that the
- * segment is not erased meanwhile. */
+ * into OUT, with the store unlocked.  GC may move the record and erase
+ * the segment meanwhile: then it does not verify (its checksums are bound
+ * to the page and the segment's generation), and the caller looks at the
+ * map again.  -EIO: it does not verify, read twice. */
 static int
 read_closed_record (struct vswap_store *store, struct io_context *ctx,
                     uint64_t page, uint32_t address, uint64_t generation,
@@ -74,8 +76,14 @@ read_closed_record (struct vswap_store *store, struct io_context *ctx,
       return 0;
     STAT_ADD (store, read_retries, 1);
   }
-  STAT_ADD (store, checksum_failures, 1);
   return r;
+}
+
+/* Does PAGE still map to the record at ADDRESS?  (Without the lock.) */
+static bool
+still_there (const struct vswap_store *store, uint64_t page, uint32_t address)
+{
+  return vswap_map_get (store, page) == vswap_map_stored (address);
 }
 
 int
@@ -100,13 +108,12 @@ vswap_read_record (struct vswap_store *store, struct io_context *ctx,
   }
   else {
     const uint64_t generation = store->segments[segment].generation;
-    pthread_rwlock_rdlock (&store->reuse_lock);
     pthread_mutex_unlock (&store->lock);
     r = read_closed_record (store, ctx, page, address, generation, out);
-    pthread_rwlock_unlock (&store->reuse_lock);
-    return r;
+    if (r == -EIO && !still_there (store, page, address))
+      return -EAGAIN;           /* moved meanwhile: look again */
   }
-  if (r < 0)
+  if (r == -EIO)
     STAT_ADD (store, checksum_failures, 1);
   return r;
 }
@@ -122,7 +129,7 @@ mark_read_in (struct vswap_store *store, uint64_t page, vswap_map_entry e)
     return;
   if (store->options.readtrim == VSWAP_READTRIM_ON) {
     vswap_map_release (store, page);
-    store->map[page] = VSWAP_MAP_DROPPED;
+    vswap_map_set (store, page, VSWAP_MAP_DROPPED);
     STAT_ADD (store, readin_dropped, 1);
   }
   else if (vswap_bitmap_get (store->readin, page))
@@ -146,16 +153,34 @@ note_read_in (struct vswap_store *store, uint64_t page, vswap_map_entry e)
   pthread_mutex_unlock (&store->lock);
 }
 
+/* A record GC moved while it was read is looked up again; so many moves
+ * in a row mean something is wrong. */
+#define MOVES 16
+
 int
 vswap_read_page (struct vswap_store *store, struct io_context *ctx,
                  uint64_t page, void *out, bool client)
 {
   int r = 0;
+  vswap_map_entry e;
 
   pthread_mutex_lock (&store->lock);
-  const vswap_map_entry e = store->map[page];
-  if (vswap_map_is_stored (e))
-    r = vswap_read_record (store, ctx, page, vswap_map_address (e), out);
+  e = store->map[page];
+  if (vswap_map_is_stored (e)) {
+    for (int moves = 0; ; moves++) {
+      r = vswap_read_record (store, ctx, page, vswap_map_address (e), out);
+      if (r != -EAGAIN || moves == MOVES)
+        break;
+      pthread_mutex_lock (&store->lock);
+      e = store->map[page];
+      if (!vswap_map_is_stored (e)) {
+        pthread_mutex_unlock (&store->lock);
+        return vswap_read_page (store, ctx, page, out, client);
+      }
+    }
+    if (r == -EAGAIN)
+      r = -EIO;
+  }
   else {
     if (vswap_map_is_same (e))
       vswap_page_fill (out, vswap_pattern_get (&store->patterns,
@@ -179,18 +204,55 @@ vswap_read_page (struct vswap_store *store, struct io_context *ctx,
   return r;
 }
 
-/* Read COUNT whole pages from PAGE on into OUT, for a client.  One trip
- * under the lock finds every page; records in closed segments are then
- * read with the store unlocked, and those a sequential write left one
- * after another in one medium read.  Under readtrim=hint the pages are
- * marked read-in on that trip (a hint: should the read then fail, the
- * mark only makes GC value the page a little less). */
+/* Where PAGE's record is, found without the lock: true with *ADDRESS and
+ * *GENERATION when it is in a closed segment (a head's open segment is
+ * read under the lock, from RAM).  The generation read between two looks
+ * at the map that agree is the one the record was written with: GC moves
+ * a record before it frees its segment, and a new generation comes only
+ * after that. */
+static bool
+locate_on_medium (const struct vswap_store *store, uint64_t page,
+                  uint32_t *address, uint64_t *generation)
+{
+  const vswap_map_entry e = vswap_map_get (store, page);
+  if (!vswap_map_is_stored (e))
+    return false;
+  *address = vswap_map_address (e);
+  const struct segment *s =
+    &store->segments[vswap_segment_of_address (store, *address, NULL)];
+  const uint8_t state = __atomic_load_n (&s->state, __ATOMIC_ACQUIRE);
+  if (state != SEGMENT_CLOSED && state != SEGMENT_PINNED)
+    return false;
+  *generation = __atomic_load_n (&s->generation, __ATOMIC_ACQUIRE);
+  return *generation != 0 && vswap_map_get (store, page) == e;
+}
+
+/* The read-in hint (readtrim=hint) for PAGE, read from ADDRESS: only
+ * when the lock is free at once, for a hint is not worth a wait. */
+static void
+hint_read_in (struct vswap_store *store, uint64_t page, uint32_t address)
+{
+  if (store->options.readtrim != VSWAP_READTRIM_HINT ||
+      store->options.read_only)
+    return;
+  if (pthread_mutex_trylock (&store->lock) != 0) {
+    STAT_ADD (store, readin_hints_skipped, 1);
+    return;
+  }
+  mark_read_in (store, page, vswap_map_stored (address));
+  pthread_mutex_unlock (&store->lock);
+}
+
+/* Read COUNT whole pages from PAGE on into OUT, for a client.  The
+ * records in closed segments are found without the lock, and read with
+ * all their reads in flight together, those a sequential write left one
+ * after another in one medium read; the rest (records in a head's RAM,
+ * same-filled pages and the like, and records GC moved meanwhile) go
+ * through vswap_read_page, under the lock. */
 static int
 read_pages (struct vswap_store *store, struct io_context *ctx,
             uint64_t page, uint32_t count, uint8_t *out)
 {
-  const bool readtrim_on = store->options.readtrim == VSWAP_READTRIM_ON &&
-    !store->options.read_only;
   const uint32_t max_record = vswap_record_size (VSWAP_PAGE_SIZE,
                                                  store->address_shift);
   bool read_ok[RUN_PAGES];
@@ -198,27 +260,14 @@ read_pages (struct vswap_store *store, struct io_context *ctx,
   int r = 0;
 
   assert (count >= 1 && count <= RUN_PAGES);
-  pthread_mutex_lock (&store->lock);
   for (uint32_t i = 0; i < count; i++) {
-    const vswap_map_entry e = store->map[page + i];
-    ctx->run_generation[i] = 0;
     read_ok[i] = false;
-    if (!vswap_map_is_stored (e))
-      continue;
-    const uint32_t address = vswap_map_address (e);
-    const int segment = vswap_segment_of_address (store, address, NULL);
-    if (vswap_head_of_segment (store, segment))
-      continue;                 /* in RAM: read_page below */
-    ctx->run_address[i] = address;
-    ctx->run_generation[i] = store->segments[segment].generation;
-    assert (ctx->run_generation[i] != 0);
-    if (!readtrim_on)
-      mark_read_in (store, page + i, e);
-    from_medium++;
+    if (locate_on_medium (store, page + i, &ctx->run_address[i],
+                          &ctx->run_generation[i]))
+      from_medium++;
+    else
+      ctx->run_generation[i] = 0;
   }
-  if (from_medium)
-    pthread_rwlock_rdlock (&store->reuse_lock);
-  pthread_mutex_unlock (&store->lock);
 
   /* Group the records into runs (records one after another in one
    * segment), give each its place in run_buffer, and read all the runs
@@ -300,27 +349,34 @@ read_pages (struct vswap_store *store, struct io_context *ctx,
           if (rk < 0)
             STAT_ADD (store, read_retries, 1);
         }
-        if (rk < 0)
+        if (rk < 0 && still_there (store, page + k, ctx->run_address[k]))
           rk = read_closed_record (store, ctx, page + k, ctx->run_address[k],
                                    generation, page_out);
+        if (rk < 0 && !still_there (store, page + k, ctx->run_address[k])) {
+          ctx->run_generation[k] = 0;   /* moved: look again below */
+          continue;
+        }
+        if (rk == -EIO)
+          STAT_ADD (store, checksum_failures, 1);
         read_ok[k] = rk == 0;
         if (rk < 0 && r == 0)
           r = rk;
       }
     }
   }
-  if (from_medium)
-    pthread_rwlock_unlock (&store->reuse_lock);
 
   for (i = 0; i < count; i++) {
     int ri = 0;
     if (ctx->run_generation[i] == 0)
       ri = vswap_read_page (store, ctx, page + i,
-                      out + (size_t) i * VSWAP_PAGE_SIZE, true);
-    else if (readtrim_on && read_ok[i])
-      /* Not under reuse_lock: GC takes it exclusively with the store
-       * locked. */
-      note_read_in (store, page + i, vswap_map_stored (ctx->run_address[i]));
+                            out + (size_t) i * VSWAP_PAGE_SIZE, true);
+    else if (read_ok[i]) {
+      if (store->options.readtrim == VSWAP_READTRIM_ON)
+        note_read_in (store, page + i,
+                      vswap_map_stored (ctx->run_address[i]));
+      else
+        hint_read_in (store, page + i, ctx->run_address[i]);
+    }
     if (ri < 0 && r == 0)
       r = ri;
   }

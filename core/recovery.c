@@ -155,7 +155,7 @@ apply_page_record (struct recovery *rc, struct segment *s,
     for (uint64_t p = page; p < page + h->count && p < store->pages; p++)
       if (h->stamp > rc->best[p]) {
         vswap_map_release (store, p);
-        store->map[p] = state;
+        vswap_map_set (store, p, state);
         rc->best[p] = h->stamp;
       }
     return;
@@ -190,7 +190,7 @@ apply_page_record (struct recovery *rc, struct segment *s,
     const int32_t index = vswap_pattern_acquire (&store->patterns,
                                                  h->pattern);
     if (index >= 0) {
-      store->map[page] = vswap_map_same ((uint32_t) index);
+      vswap_map_set (store, page, vswap_map_same ((uint32_t) index));
       return;
     }
     s->data_records++;
@@ -583,7 +583,7 @@ mark_damaged (struct recovery *rc, uint64_t page, uint64_t stamp,
   if (store->map[page] == VSWAP_MAP_DAMAGED && rc->best[page] >= stamp)
     return 0;
   vswap_map_release (store, page);
-  store->map[page] = VSWAP_MAP_DAMAGED;
+  vswap_map_set (store, page, VSWAP_MAP_DAMAGED);
   rc->best[page] = stamp;
   return add_damaged_page (store, page, size);
 }

@@ -136,7 +136,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     FIELD (checksum_failures) FIELD (read_retries)
     FIELD (pages_lost) FIELD (segments_retired)
     FIELD (readin_pages) FIELD (readin_rereads) FIELD (readin_dropped)
-    FIELD (readin_eio)
+    FIELD (readin_eio) FIELD (readin_hints_skipped)
     FIELD (enospc_errors) FIELD (io_errors)
     FIELD (logical_pages)
     FIELD (mapped_unmapped) FIELD (mapped_zero) FIELD (mapped_same_filled)
@@ -170,7 +170,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     s->checksum_failures, s->read_retries,
     s->pages_lost, s->segments_retired,
     s->readin_pages, s->readin_rereads, s->readin_dropped,
-    s->readin_eio,
+    s->readin_eio, s->readin_hints_skipped,
     s->enospc_errors, s->io_errors,
     s->logical_pages,
     s->mapped_unmapped, s->mapped_zero, s->mapped_same_filled,

@@ -87,6 +87,7 @@ struct vswap_statistics {
    * until written again), and segments GC retired for damage. */
   uint64_t pages_lost, segments_retired;
   uint64_t readin_pages, readin_rereads, readin_dropped, readin_eio;
+  uint64_t readin_hints_skipped;        /* the lock was busy: no hint */
   uint64_t enospc_errors, io_errors;
   /* Now. */
   uint64_t logical_pages;

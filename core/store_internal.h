@@ -1,12 +1,14 @@
 /* vswap: the store's private state, shared by the files of core/.
  *
- * Locking: one mutex (store->lock) guards the map, the segment table, the
- * write heads and the counters.  Appending a record and writing a sealed
- * chunk happen under it, so the log is written in exactly the order its
- * sequence numbers say.  Reads of closed segments leave the lock while
- * they wait for the medium and hold store->reuse_lock shared instead: a
- * segment is only erased or reopened with that lock held exclusively, so
- * a record cannot vanish under a reader.
+ * Locking (doc/design.md has the whole story): one mutex, store->lock,
+ * guards the map, the segment table, the write heads and the counters;
+ * no medium I/O happens while it is held in the I/O path.  Appends reserve
+ * their place under it; the medium writer writes sealed chunks, GC reads
+ * victims, discards erase segments and flushes wait for the medium with
+ * it let go.  Reads find records in closed segments without it (the map,
+ * the segments' state and generation are read atomically) and verify what
+ * they read against the page and the generation, looking again if GC
+ * moved the record meanwhile.
  */
 #ifndef VSWAP_STORE_INTERNAL_H
 #define VSWAP_STORE_INTERNAL_H
@@ -40,6 +42,7 @@ enum segment_state {
   SEGMENT_CLOSED,               /* full (or left by an earlier run) */
   SEGMENT_SUPERBLOCK,           /* holds a superblock copy */
   SEGMENT_PINNED,               /* retired: damage GC cannot see past */
+  SEGMENT_ERASING,              /* being discarded, soon free */
 };
 
 struct segment {
@@ -180,7 +183,6 @@ struct vswap_store {
   int compression_level;
 
   pthread_mutex_t lock;
-  pthread_rwlock_t reuse_lock;
   pthread_mutex_t stripes[STRIPE_LOCKS];
 
   vswap_map_entry *map;
@@ -368,6 +370,8 @@ void vswap_gc_nudge (struct vswap_store *store);
 /* Start and stop the background collector (store->lock not held). */
 int vswap_gc_start_thread (struct vswap_store *store);
 void vswap_gc_stop_thread (struct vswap_store *store);
+/* Erase SEGMENT and count it free.  Lets go of store->lock while the
+ * medium discards it. */
 void vswap_segment_free (struct vswap_store *store, uint64_t segment);
 
 /* write_buffer.c.  Open (and lock) the buffer file GIVEN before recovery,
@@ -463,6 +467,33 @@ int vswap_write_page (struct vswap_store *store, struct io_context *ctx,
 /* Counters are bumped from inside and outside the lock. */
 #define STAT_ADD(store, field, n) \
   __atomic_fetch_add (&(store)->stats.field, (n), __ATOMIC_RELAXED)
+
+/* The map and the segments' state and generation are read without the
+ * lock on the read path (read.c), and written under it: written and read
+ * there atomically, so that a reader sees one whole value. */
+static inline vswap_map_entry
+vswap_map_get (const struct vswap_store *store, uint64_t page)
+{
+  return __atomic_load_n (&store->map[page], __ATOMIC_ACQUIRE);
+}
+
+static inline void
+vswap_map_set (struct vswap_store *store, uint64_t page, vswap_map_entry e)
+{
+  __atomic_store_n (&store->map[page], e, __ATOMIC_RELEASE);
+}
+
+static inline void
+vswap_segment_set_state (struct segment *s, uint8_t state)
+{
+  __atomic_store_n (&s->state, state, __ATOMIC_RELEASE);
+}
+
+static inline void
+vswap_segment_set_generation (struct segment *s, uint64_t generation)
+{
+  __atomic_store_n (&s->generation, generation, __ATOMIC_RELEASE);
+}
 
 static inline uint64_t
 segment_offset (const struct vswap_store *store, uint64_t segment)

@@ -87,7 +87,7 @@ store_prepared (struct vswap_store *store, struct prepared_page *p,
   vswap_map_release (store, page);
   switch (p->class) {
   case VSWAP_PAGE_ZERO:
-    store->map[page] = VSWAP_MAP_ZERO;
+    vswap_map_set (store, page, VSWAP_MAP_ZERO);
     STAT_ADD (store, pages_zero, 1);
     break;
   case VSWAP_PAGE_SAME: {
@@ -95,7 +95,7 @@ store_prepared (struct vswap_store *store, struct prepared_page *p,
                                                  p->pattern);
     STAT_ADD (store, pages_same_filled, 1);
     if (index >= 0) {
-      store->map[page] = vswap_map_same ((uint32_t) index);
+      vswap_map_set (store, page, vswap_map_same ((uint32_t) index));
       break;
     }
     /* The pattern table is full: map the page to its record instead. */
@@ -261,7 +261,7 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
       STAT_ADD (store, enospc_errors, 1);
     for (uint64_t p = start; p < stop && r == 0; p++) {
       vswap_map_release (store, p);
-      store->map[p] = state;
+      vswap_map_set (store, p, state);
     }
     start = stop;
   }
@@ -287,7 +287,7 @@ vswap_store_lose_pages (struct vswap_store *store, uint64_t first,
                                    &address);
   for (uint64_t p = first; p < first + count && r == 0; p++) {
     vswap_map_release (store, p);
-    store->map[p] = VSWAP_MAP_DAMAGED;
+    vswap_map_set (store, p, VSWAP_MAP_DAMAGED);
   }
   pthread_mutex_unlock (&store->lock);
   return r;
