@@ -58,6 +58,21 @@
 
 static const char *plugin;
 static const char *make_store;
+/* A sanitizer runtime the plugin was built with, for nbdkit (NULL: none). */
+static const char *preload;
+
+/* In a child about to run nbdkit: the sanitizer runtime must come first
+ * in nbdkit, which was not built with it; nbdkit's own leaks are not
+ * ours.  Only there: preloaded into the shell that system() runs, or
+ * into a program built with ThreadSanitizer, it crashes. */
+static void
+set_preload (void)
+{
+  if (!preload)
+    return;
+  setenv ("LD_PRELOAD", preload, 1);
+  setenv ("ASAN_OPTIONS", "detect_leaks=0", 1);
+}
 static char workdir[PATH_MAX];
 static char store_path[PATH_MAX + 16];
 static char store_arg[PATH_MAX + 32];
@@ -199,6 +214,7 @@ start_server_mode (bool foreground, const char *const *extra)
   if (pid == -1)
     die ("fork: %m");
   if (pid == 0) {
+    set_preload ();
     execvp ("nbdkit", (char **) argv);
     fprintf (stderr, "exec nbdkit: %m\n");
     _exit (127);
@@ -322,10 +338,15 @@ static struct nbd_handle *
 connect_command (void)
 {
   struct nbd_handle *h = new_handle ();
-  char *argv[] = { "nbdkit", "-s", "--exit-with-parent",
+  char ld_preload[PATH_MAX + 16];
+  char *argv[] = { "env", ld_preload, "ASAN_OPTIONS=detect_leaks=0",
+                   "nbdkit", "-s", "--exit-with-parent",
                    (char *) plugin, store_arg, NULL };
 
-  NBD_OK (h, nbd_connect_command (h, argv));
+  /* nbdkit gets the sanitizer runtime (see set_preload) through env. */
+  snprintf (ld_preload, sizeof ld_preload, "LD_PRELOAD=%s",
+            preload ? preload : "");
+  NBD_OK (h, nbd_connect_command (h, preload ? argv : argv + 3));
   return h;
 }
 
@@ -1240,7 +1261,9 @@ phase_killed (struct test_random *r)
   /* A second server on the same store (and buffer) must refuse: the
    * medium's lock says so first, naming the server (flash/lock.c). */
   snprintf (command, sizeof command,
-            "nbdkit -U - %s %s %s --run true 2>%s/second.err",
+            "%s%s%snbdkit -U - %s %s %s --run true 2>%s/second.err",
+            preload ? "LD_PRELOAD='" : "", preload ? preload : "",
+            preload ? "' ASAN_OPTIONS=detect_leaks=0 " : "",
             plugin, store_arg, buffer_arg, workdir);
   if (system (command) == 0)
     die ("a second server started on a store in use: %s", command);
@@ -1264,8 +1287,7 @@ main (int argc, char *argv[])
 {
   struct test_random rng;
   const char *seed = getenv ("VSWAP_SEED");
-  const char *preload = getenv ("VSWAP_NBDKIT_PRELOAD");
-  char command[PATH_MAX * 2 + 64];
+  char command[PATH_MAX * 2 + 256];
   int r;
 
   plugin = getenv ("VSWAP_PLUGIN");
@@ -1283,12 +1305,9 @@ main (int argc, char *argv[])
   if (make_store == NULL)
     make_store = "./make-store";
 
-  /* A sanitizer runtime the plugin was built with must come first in
-   * nbdkit, which was not; nbdkit's own leaks are not ours. */
-  if (preload && *preload) {
-    setenv ("LD_PRELOAD", preload, 1);
-    setenv ("ASAN_OPTIONS", "detect_leaks=0", 1);
-  }
+  preload = getenv ("VSWAP_NBDKIT_PRELOAD");
+  if (preload && *preload == '\0')
+    preload = NULL;
 
   rng.state = seed ? strtoull (seed, NULL, 0) : (uint64_t) time (NULL);
   if (rng.state == 0)
