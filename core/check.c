@@ -125,7 +125,7 @@ vswap_store_check (struct vswap_store *store,
     return -ENOMEM;
   }
 
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   for (uint64_t seg = 1; seg + 1 < store->segment_count; seg++) {
     const struct segment *s = &store->segments[seg];
     if (s->state == SEGMENT_FREE || s->generation == 0)
@@ -161,9 +161,9 @@ vswap_store_check (struct vswap_store *store,
       say (&k, true, "page %" PRIu64 " (byte offset %" PRIu64 "): its "
            "record does not read back (%s); reading it returns an I/O "
            "error", p, p * VSWAP_PAGE_SIZE, vswap_strerror (-r));
-    pthread_mutex_lock (&store->lock);
+    vswap_lock (store);
   }
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
 
   free (image);
   ZSTD_freeDCtx (dctx);

@@ -363,11 +363,12 @@ vswap_segment_free (struct vswap_store *store, uint64_t index)
    * record here before finds its checksum failing, and looks again. */
   vswap_segment_set_state (s, SEGMENT_ERASING);
   if (g->can_discard && !store->options.read_only) {
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
+    vswap_io_unlocked (store);
     const int r = vswap_medium_discard (store->medium,
                                         segment_offset (store, index),
                                         store->segment_size);
-    pthread_mutex_lock (&store->lock);
+    vswap_lock (store);
     if (r == 0) {
       STAT_ADD (store, media_discard_bytes, store->segment_size);
       if (g->discard_zeroes)
@@ -421,9 +422,10 @@ collect (struct vswap_store *store, uint64_t victim)
     /* Nothing else frees or reopens a segment while we collect, so the
      * victim stays as it is; its records can only die meanwhile, and
      * which are still live is decided below, under the lock. */
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
+    vswap_io_unlocked (store);
     r = vswap_medium_read (store->medium, buffer, length, base);
-    pthread_mutex_lock (&store->lock);
+    vswap_lock (store);
     if (r < 0) {
       STAT_ADD (store, io_errors, 1);
       return r;
@@ -592,9 +594,10 @@ release_victims (struct vswap_store *store, bool seal)
   }
   if (ready == 0)
     return 0;
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
+  vswap_io_unlocked (store);
   r = vswap_medium_flush (store->medium);
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   if (r < 0) {
     store->failed = r;
     STAT_ADD (store, io_errors, 1);
@@ -763,7 +766,7 @@ gc_thread_main (void *arg)
 
   touch_stack ();
 
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   while (!store->gc_stop) {
     const uint64_t target = store->reserve + store->gc_headroom;
     if (!gave_up && !store->collecting && !store->failed &&
@@ -773,10 +776,10 @@ gc_thread_main (void *arg)
       gave_up = make_room (store, target) < 0;
       continue;
     }
-    pthread_cond_wait (&store->gc_wake, &store->lock);
+    vswap_wait (store, &store->gc_wake);
     gave_up = false;
   }
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return NULL;
 }
 
@@ -790,10 +793,10 @@ vswap_gc_start_thread (struct vswap_store *store)
                                 store);
   if (r != 0)
     return -r;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   store->gc_thread_running = true;
   vswap_gc_nudge (store);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return 0;
 }
 
@@ -802,10 +805,10 @@ vswap_gc_stop_thread (struct vswap_store *store)
 {
   if (!store->gc_thread_running)
     return;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   store->gc_stop = true;
   pthread_cond_signal (&store->gc_wake);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   pthread_join (store->gc_thread, NULL);
   store->gc_thread_running = false;
 }

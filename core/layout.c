@@ -105,7 +105,7 @@ vswap_store_layout (struct vswap_store *store,
                       store->segment_size))
     return -ENOMEM;
 
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   for (uint64_t i = 1; i + 1 < store->segment_count && r == 0; i++) {
     const struct segment *s = &store->segments[i];
     if (s->state == SEGMENT_FREE || s->generation == 0)
@@ -125,7 +125,7 @@ vswap_store_layout (struct vswap_store *store,
     }
     r = emit_segment (store, i, image, emit, opaque);
   }
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   free (image);
   return r;
 }

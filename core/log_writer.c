@@ -29,6 +29,9 @@ is_data_record (uint8_t kind)
 int
 vswap_take_segment (struct vswap_store *store, struct head *head)
 {
+  /* Another thread gave it one while this one let go of the lock. */
+  if (head->segment >= 0)
+    return 0;
   if (store->free_segments == 0)
     return -ENOSPC;
 
@@ -46,12 +49,24 @@ vswap_take_segment (struct vswap_store *store, struct head *head)
 
   struct segment *s = &store->segments[best];
   if (s->needs_erase && store->medium->geometry.can_discard) {
-    const int r2 = vswap_medium_discard (store->medium,
-                                         segment_offset (store, best),
-                                         store->segment_size);
-    if (r2 < 0)
-      return r2;
+    /* Programmed by a crash or an earlier life: erased first, with the
+     * store unlocked; meanwhile nobody else takes it. */
+    vswap_segment_set_state (s, SEGMENT_ERASING);
+    store->free_segments--;
+    vswap_unlock (store);
+    vswap_io_unlocked (store);
+    const int r = vswap_medium_discard (store->medium,
+                                        segment_offset (store, best),
+                                        store->segment_size);
+    vswap_lock (store);
+    store->free_segments++;
+    vswap_segment_set_state (s, SEGMENT_FREE);
+    if (r < 0)
+      return r;
     STAT_ADD (store, media_discard_bytes, store->segment_size);
+    s->needs_erase = false;
+    if (head->segment >= 0)
+      return 0;                 /* another thread gave it one meanwhile */
   }
   s->needs_erase = false;
   if (s->generation != 0 && s->stale_generation == 0)
@@ -89,7 +104,7 @@ open_segment (struct vswap_store *store, struct head *head, bool tombstone)
     if (store->collecting) {
       /* GC runs, with the lock let go while it waits for the medium:
        * wait for its result rather than take the reserve. */
-      pthread_cond_wait (&store->gc_done, &store->lock);
+      vswap_wait (store, &store->gc_done);
       if (head->segment >= 0)
         return 0;
       continue;
@@ -135,6 +150,7 @@ write_sealed (struct vswap_store *store, struct head *head)
   const uint32_t from = head->written, to = head->sealed;
   if (to == from)
     return 0;
+  vswap_io_unlocked (store);
   const int r = vswap_medium_write (store->medium, head->buffer + from,
                                     to - from,
                                     segment_offset (store, head->segment)
@@ -223,7 +239,7 @@ vswap_head_wait_written (struct vswap_store *store, struct head *head,
         return r;
       continue;
     }
-    pthread_cond_wait (&store->written_moved, &store->lock);
+    vswap_wait (store, &store->written_moved);
   }
   return store->failed;
 }
@@ -264,7 +280,7 @@ writer_main (void *arg)
   struct vswap_store *store = arg;
 
   touch_stack ();
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   while (!store->writer_stop) {
     struct head *head = NULL;
     for (int i = 0; i < 2 && !head; i++) {
@@ -273,17 +289,18 @@ writer_main (void *arg)
         head = h;
     }
     if (!head) {
-      pthread_cond_wait (&store->writer_wake, &store->lock);
+      vswap_wait (store, &store->writer_wake);
       continue;
     }
     const int64_t segment = head->segment;
     const uint32_t from = head->written, to = head->sealed;
     const uint8_t *buffer = head->buffer;
     head->writing = true;
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
+    vswap_io_unlocked (store);
     const int r = vswap_medium_write (store->medium, buffer + from, to - from,
                                       segment_offset (store, segment) + from);
-    pthread_mutex_lock (&store->lock);
+    vswap_lock (store);
     head->writing = false;
     /* The head cannot have left the segment meanwhile: leaving waits for
      * these writes (vswap_close_segment). */
@@ -302,7 +319,7 @@ writer_main (void *arg)
     }
     pthread_cond_broadcast (&store->written_moved);
   }
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return NULL;
 }
 
@@ -315,11 +332,11 @@ vswap_writer_start (struct vswap_store *store)
   const int r = pthread_create (&store->writer, NULL, writer_main, store);
   if (r != 0)
     return -r;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   store->writer_running = true;
   /* Anything sealed before it started. */
   pthread_cond_signal (&store->writer_wake);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return 0;
 }
 
@@ -328,16 +345,16 @@ vswap_writer_stop (struct vswap_store *store)
 {
   if (!store->writer_running)
     return;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   store->writer_stop = true;
   pthread_cond_signal (&store->writer_wake);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   pthread_join (store->writer, NULL);
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   store->writer_running = false;
   /* Whoever waits for a write that will not come now. */
   pthread_cond_broadcast (&store->written_moved);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
 }
 
 /* Close HEAD's segment: its last chunk says so, reads go to the medium. */
@@ -347,7 +364,7 @@ vswap_close_segment (struct vswap_store *store, struct head *head)
   /* Another thread is closing it: wait for that. */
   if (head->closing) {
     while (head->closing)
-      pthread_cond_wait (&store->written_moved, &store->lock);
+      vswap_wait (store, &store->written_moved);
     return store->failed;
   }
   int r = vswap_head_seal (store, head, VSWAP_CHUNK_LAST);
@@ -366,15 +383,17 @@ vswap_close_segment (struct vswap_store *store, struct head *head)
   assert (head->segment == segment);
   vswap_segment_set_state (&store->segments[head->segment],
                            SEGMENT_CLOSED);
-  /* Nothing more goes into this segment until it is erased: a zoned
-   * device stops counting it as open (or active) only when told.  If
-   * that fails the data is safe all the same; the zone is reset when GC
-   * frees it. */
-  (void) vswap_medium_finish (store->medium,
-                              segment_offset (store, head->segment),
-                              store->segment_size);
   head->segment = -1;
   vswap_buffer_note (store);
+  /* Nothing more goes into this segment until it is erased: a zoned
+   * device stops counting it as open (or active) only when told, with
+   * the store unlocked.  If that fails the data is safe all the same;
+   * the zone is reset when GC frees it. */
+  vswap_unlock (store);
+  vswap_io_unlocked (store);
+  (void) vswap_medium_finish (store->medium, segment_offset (store, segment),
+                              store->segment_size);
+  vswap_lock (store);
   return 0;
 }
 
@@ -410,7 +429,7 @@ reserve (struct vswap_store *store, struct head **headp, uint32_t size,
     if (head->closing) {
       /* Another thread closes this head's segment: its next one comes
        * after that. */
-      pthread_cond_wait (&store->written_moved, &store->lock);
+      vswap_wait (store, &store->written_moved);
       if (store->failed)
         return store->failed;
       continue;
@@ -435,8 +454,11 @@ reserve (struct vswap_store *store, struct head **headp, uint32_t size,
       r = vswap_close_segment (store, head);
       if (r < 0)
         return r;
+      /* Closing let go of the lock: another thread may have given the
+       * head a segment since.  A borrowed head goes back to its owner. */
+      head = *headp = own;
+      continue;
     }
-    /* A borrowed head that filled up goes back to its owner. */
     head = *headp = own;
     if (head == store->user_head && data) {
       struct head *const borrowed = vswap_gc_borrow_head (store, size);

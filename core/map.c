@@ -8,6 +8,8 @@
 
 #include "store_internal.h"
 
+__thread bool vswap_lock_held __attribute__ ((tls_model ("initial-exec")));
+
 int
 vswap_segment_of_address (const struct vswap_store *store, uint32_t address,
                           uint32_t *offset)

@@ -352,21 +352,21 @@ vswap_store_close (struct vswap_store *store)
     return 0;
   vswap_gc_stop_thread (store);
   if (store->map && !store->options.read_only && !store->failed) {
-    pthread_mutex_lock (&store->lock);
+    vswap_lock (store);
     r = write_lifetime (store);
     /* Mark the open segments closed on the medium: their last chunk is
      * then known to be complete, not a torn tail. */
     if (r == 0)
       r = vswap_store_close_heads (store);
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
     if (r == 0)
       r = vswap_medium_flush (store->medium);
     /* Leave no collected segment unerased behind, as if GC had freed
      * each at once. */
     if (r == 0) {
-      pthread_mutex_lock (&store->lock);
+      vswap_lock (store);
       r = vswap_gc_release (store, true);
-      pthread_mutex_unlock (&store->lock);
+      vswap_unlock (store);
     }
     if (r == 0)
       vswap_buffer_release (store, true);

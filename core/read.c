@@ -62,6 +62,7 @@ read_closed_record (struct vswap_store *store, struct io_context *ctx,
     end = segment_end;
   /* A record that does not verify is read once more: a flipped bit on
    * the way from the medium is not damage on it. */
+  vswap_io_unlocked (store);
   for (int attempt = 0; attempt < 2; attempt++) {
     r = vswap_medium_read (store->medium, ctx->read_buffer, end - start,
                            start);
@@ -102,13 +103,13 @@ vswap_read_record (struct vswap_store *store, struct io_context *ctx,
     if (n > VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE)
       n = VSWAP_RECORD_HEADER_SIZE + VSWAP_PAGE_SIZE;
     memcpy (ctx->read_buffer, head->buffer + offset, n);
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
     r = decode_record (store, ctx, page, offset, generation,
                        ctx->read_buffer, out);
   }
   else {
     const uint64_t generation = store->segments[segment].generation;
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
     r = read_closed_record (store, ctx, page, address, generation, out);
     if (r == -EIO && !still_there (store, page, address))
       return -EAGAIN;           /* moved meanwhile: look again */
@@ -148,9 +149,9 @@ note_read_in (struct vswap_store *store, uint64_t page, vswap_map_entry e)
   if (store->options.readtrim == VSWAP_READTRIM_OFF ||
       store->options.read_only || !vswap_map_is_stored (e))
     return;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   mark_read_in (store, page, e);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
 }
 
 /* A record GC moved while it was read is looked up again; so many moves
@@ -164,17 +165,17 @@ vswap_read_page (struct vswap_store *store, struct io_context *ctx,
   int r = 0;
   vswap_map_entry e;
 
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   e = store->map[page];
   if (vswap_map_is_stored (e)) {
     for (int moves = 0; ; moves++) {
       r = vswap_read_record (store, ctx, page, vswap_map_address (e), out);
       if (r != -EAGAIN || moves == MOVES)
         break;
-      pthread_mutex_lock (&store->lock);
+      vswap_lock (store);
       e = store->map[page];
       if (!vswap_map_is_stored (e)) {
-        pthread_mutex_unlock (&store->lock);
+        vswap_unlock (store);
         return vswap_read_page (store, ctx, page, out, client);
       }
     }
@@ -197,7 +198,7 @@ vswap_read_page (struct vswap_store *store, struct io_context *ctx,
     }
     else
       memset (out, 0, VSWAP_PAGE_SIZE);
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
   }
   if (r == 0 && client)
     note_read_in (store, page, e);
@@ -235,12 +236,12 @@ hint_read_in (struct vswap_store *store, uint64_t page, uint32_t address)
   if (store->options.readtrim != VSWAP_READTRIM_HINT ||
       store->options.read_only)
     return;
-  if (pthread_mutex_trylock (&store->lock) != 0) {
+  if (!vswap_trylock (store)) {
     STAT_ADD (store, readin_hints_skipped, 1);
     return;
   }
   mark_read_in (store, page, vswap_map_stored (address));
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
 }
 
 /* Read COUNT whole pages from PAGE on into OUT, for a client.  The
@@ -327,6 +328,7 @@ read_pages (struct vswap_store *store, struct io_context *ctx,
       i = j;
     }
     assert (runs > 0 || i == count);
+    vswap_io_unlocked (store);
     (void) vswap_medium_read_batch (store->medium, reads, runs);
 
     for (unsigned n = 0; n < runs; n++) {

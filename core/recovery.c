@@ -777,11 +777,11 @@ summarise_chunk (struct vswap_store *store, const struct chunk_place *place,
 void
 vswap_recovery_settled (struct vswap_store *store)
 {
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   for (uint64_t i = 0; i < store->segment_count; i++)
     if (store->segments[i].damage == DAMAGE_EVIDENCE)
       store->segments[i].damage = DAMAGE_KNOWN;
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
 }
 
 int
@@ -796,14 +796,14 @@ vswap_recovery_record (struct vswap_store *store)
                        store->segment_size) ||
        !(entries = malloc (VSWAP_MAX_CHUNK_RECORDS * sizeof *entries))))
     r = -ENOMEM;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   /* LOST records first: they are the evidence of damage that GC may erase
    * as soon as something made room for these records. */
   if (r == 0 && store->damaged_page_count)
     r = record_damaged_pages (store);
   for (size_t i = 0; i < store->unsummarised_count && r == 0; i++)
     r = summarise_chunk (store, &store->unsummarised[i], image, entries);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   free (image);
   free (entries);
   return r;

@@ -138,6 +138,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     FIELD (readin_pages) FIELD (readin_rereads) FIELD (readin_dropped)
     FIELD (readin_eio) FIELD (readin_hints_skipped)
     FIELD (enospc_errors) FIELD (io_errors)
+    FIELD (lock_hold_max_ns) FIELD (lock_holds_slow)
     FIELD (logical_pages)
     FIELD (mapped_unmapped) FIELD (mapped_zero) FIELD (mapped_same_filled)
     FIELD (mapped_stored) FIELD (mapped_dropped) FIELD (mapped_damaged)
@@ -172,6 +173,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     s->readin_pages, s->readin_rereads, s->readin_dropped,
     s->readin_eio, s->readin_hints_skipped,
     s->enospc_errors, s->io_errors,
+    s->lock_hold_max_ns, s->lock_holds_slow,
     s->logical_pages,
     s->mapped_unmapped, s->mapped_zero, s->mapped_same_filled,
     s->mapped_stored, s->mapped_dropped, s->mapped_damaged,

@@ -44,14 +44,14 @@ vswap_store_extents (struct vswap_store *store, uint64_t length,
   const uint64_t end = offset + length;
   while (offset < end) {
     /* Collect a run under the lock, emit it outside. */
-    pthread_mutex_lock (&store->lock);
+    vswap_lock (store);
     uint64_t page = offset / VSWAP_PAGE_SIZE;
     const enum vswap_extent_kind kind = extent_kind (store->map[page]);
     uint64_t stop = (page + 1) * VSWAP_PAGE_SIZE;
     while (stop < end &&
            extent_kind (store->map[stop / VSWAP_PAGE_SIZE]) == kind)
       stop += VSWAP_PAGE_SIZE;
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
     if (stop > end)
       stop = end;
     const int r = emit (opaque, offset, stop - offset, kind);
@@ -94,7 +94,7 @@ vswap_store_segment_info (struct vswap_store *store, uint64_t index,
   /* Index counts data segments only: the superblock ones are not data. */
   if (index >= store->segment_count - 2)
     return -ERANGE;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   const struct segment *s = &store->segments[index + 1];
   info->free = s->state == SEGMENT_FREE;
   info->open = s->state == SEGMENT_OPEN;
@@ -105,7 +105,7 @@ vswap_store_segment_info (struct vswap_store *store, uint64_t index,
   info->erase_count = s->erase_count;
   info->sequence = s->last_sequence;
   info->reserve = store->reserve;
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return 0;
 }
 
@@ -113,7 +113,7 @@ void
 vswap_store_statistics (struct vswap_store *store,
                         struct vswap_statistics *st)
 {
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   *st = store->stats;
   st->logical_pages = store->pages;
   for (uint64_t p = 0; p < store->pages; p++) {
@@ -156,5 +156,5 @@ vswap_store_statistics (struct vswap_store *store,
     + sizeof store->patterns;
   st->metadata_bytes_per_page = (double) st->metadata_bytes / store->pages;
   vswap_lifetime_add (store, st);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
 }

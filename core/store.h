@@ -89,6 +89,9 @@ struct vswap_statistics {
   uint64_t readin_pages, readin_rereads, readin_dropped, readin_eio;
   uint64_t readin_hints_skipped;        /* the lock was busy: no hint */
   uint64_t enospc_errors, io_errors;
+  /* The store lock: its longest hold, and holds over 100 microseconds
+   * (doc/design.md: nothing waits for the medium under it). */
+  uint64_t lock_hold_max_ns, lock_holds_slow;
   /* Now. */
   uint64_t logical_pages;
   uint64_t mapped_unmapped, mapped_zero, mapped_same_filled, mapped_stored,

@@ -13,9 +13,11 @@
 #ifndef VSWAP_STORE_INTERNAL_H
 #define VSWAP_STORE_INTERNAL_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <zstd.h>
 
@@ -183,6 +185,7 @@ struct vswap_store {
   int compression_level;
 
   pthread_mutex_t lock;
+  uint64_t lock_since;          /* when the lock was last taken */
   pthread_mutex_t stripes[STRIPE_LOCKS];
 
   vswap_map_entry *map;
@@ -467,6 +470,82 @@ int vswap_write_page (struct vswap_store *store, struct io_context *ctx,
 /* Counters are bumped from inside and outside the lock. */
 #define STAT_ADD(store, field, n) \
   __atomic_fetch_add (&(store)->stats.field, (n), __ATOMIC_RELAXED)
+
+/* store->lock, through these: they keep the thread's note that it holds
+ * the lock (so that medium I/O under it is caught: vswap_io_unlocked) and
+ * the longest hold (statistics lock_hold_max_ns, lock_holds_slow). */
+extern __thread bool vswap_lock_held
+  __attribute__ ((tls_model ("initial-exec")));
+
+/* Holds longer than this are counted as slow (lock_holds_slow). */
+#define LOCK_HOLD_SLOW_NS 100000
+
+static inline uint64_t
+vswap_now_ns (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return (uint64_t) t.tv_sec * 1000000000 + (uint64_t) t.tv_nsec;
+}
+
+static inline void
+vswap_lock_taken (struct vswap_store *store)
+{
+  vswap_lock_held = true;
+  store->lock_since = vswap_now_ns ();
+}
+
+static inline void
+vswap_lock_leaving (struct vswap_store *store)
+{
+  const uint64_t held = vswap_now_ns () - store->lock_since;
+  if (held > store->stats.lock_hold_max_ns)
+    store->stats.lock_hold_max_ns = held;
+  if (held > LOCK_HOLD_SLOW_NS)
+    store->stats.lock_holds_slow++;
+  vswap_lock_held = false;
+}
+
+static inline void
+vswap_lock (struct vswap_store *store)
+{
+  pthread_mutex_lock (&store->lock);
+  vswap_lock_taken (store);
+}
+
+static inline bool
+vswap_trylock (struct vswap_store *store)
+{
+  if (pthread_mutex_trylock (&store->lock) != 0)
+    return false;
+  vswap_lock_taken (store);
+  return true;
+}
+
+static inline void
+vswap_unlock (struct vswap_store *store)
+{
+  vswap_lock_leaving (store);
+  pthread_mutex_unlock (&store->lock);
+}
+
+static inline void
+vswap_wait (struct vswap_store *store, pthread_cond_t *cond)
+{
+  vswap_lock_leaving (store);
+  pthread_cond_wait (cond, &store->lock);
+  vswap_lock_taken (store);
+}
+
+/* Before medium I/O: not with store->lock held once the store serves
+ * (its background threads run); before that, at open and in the tools,
+ * the lock protects nothing anyone waits for. */
+static inline void
+vswap_io_unlocked (const struct vswap_store *store)
+{
+  assert (!vswap_lock_held || !store->writer_running);
+  (void) store;
+}
 
 /* The map and the segments' state and generation are read without the
  * lock on the read path (read.c), and written under it: written and read

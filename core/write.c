@@ -127,9 +127,9 @@ vswap_write_page (struct vswap_store *store, struct io_context *ctx,
   struct prepared_page prepared;
 
   prepare_page (store, ctx, page, data, ctx->payload, &prepared);
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   const int r = store_prepared (store, &prepared, force);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return r;
 }
 
@@ -148,10 +148,10 @@ write_pages (struct vswap_store *store, struct io_context *ctx,
     prepare_page (store, ctx, page + i, data + (size_t) i * VSWAP_PAGE_SIZE,
                   ctx->batch_payload + (size_t) i * VSWAP_PAGE_SIZE,
                   &ctx->batch[i]);
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   for (uint32_t i = 0; i < count && r == 0; i++)
     r = store_prepared (store, &ctx->batch[i], false);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return r;
 }
 
@@ -236,7 +236,7 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
 {
   int r = 0;
 
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   for (uint64_t start = first; start < end && r == 0; ) {
     /* Pages that already read as zeros need no record: trimming a fresh
      * device (swapon --discard) costs nothing. */
@@ -265,7 +265,7 @@ unmap_range (struct vswap_store *store, uint64_t first, uint64_t end,
     }
     start = stop;
   }
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return r;
 }
 
@@ -282,14 +282,14 @@ vswap_store_lose_pages (struct vswap_store *store, uint64_t first,
     .kind = VSWAP_RECORD_LOST,
   };
   uint32_t address;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   const int r = vswap_head_append (store, store->user_head, &h, NULL,
                                    &address);
   for (uint64_t p = first; p < first + count && r == 0; p++) {
     vswap_map_release (store, p);
     vswap_map_set (store, p, VSWAP_MAP_DAMAGED);
   }
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
   return r;
 }
 
@@ -360,7 +360,7 @@ vswap_store_flush (struct vswap_store *store)
   STAT_ADD (store, flush_requests, 1);
   if (store->options.read_only)
     return 0;
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   r = vswap_store_seal_all (store);
   const uint64_t seals = store->seals;
   /* Everything sealed above must be on the medium before one flush of the
@@ -374,11 +374,12 @@ vswap_store_flush (struct vswap_store *store)
   for (int i = 0; i < 2 && r == 0; i++)
     r = vswap_head_wait_written (store, &store->heads[i], segment[i],
                                  until[i]);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
+  vswap_io_unlocked (store);
   if (r == 0)
     r = vswap_medium_flush (store->medium);
   if (r == 0) {
-    pthread_mutex_lock (&store->lock);
+    vswap_lock (store);
     /* A marker says that every chunk of a lower sequence, in any segment,
      * is complete.  A chunk sealed while the medium flushed (by GC, or
      * for another connection) is not flushed yet: then no marker, or a
@@ -390,7 +391,7 @@ vswap_store_flush (struct vswap_store *store)
     /* What GC collected is superseded durably now: free it. */
     if (r == 0)
       r = vswap_gc_release (store, false);
-    pthread_mutex_unlock (&store->lock);
+    vswap_unlock (store);
   }
   return r;
 }

@@ -438,7 +438,7 @@ vswap_buffer_attach (struct vswap_store *store)
   free (b->pending);
   b->pending = NULL;
 
-  pthread_mutex_lock (&store->lock);
+  vswap_lock (store);
   struct head *head = store->user_head;
   uint8_t *image = b->map + HEADER_SIZE;
   if (head->segment >= 0)
@@ -447,7 +447,7 @@ vswap_buffer_attach (struct vswap_store *store)
   head->buffer = image;
   b->attached = true;
   vswap_buffer_note (store);
-  pthread_mutex_unlock (&store->lock);
+  vswap_unlock (store);
 }
 
 bool
