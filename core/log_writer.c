@@ -192,9 +192,8 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
     .record_count = head->chunk_records,
     .erase_count = s->erase_count,
     .flags = flags,
-    .body_checksum = vswap_checksum (chunk + VSWAP_CHUNK_HEADER_SIZE,
-                                     length - VSWAP_CHUNK_HEADER_SIZE,
-                                     store->seed),
+    /* vswap_checksum of the records, gathered as they were placed. */
+    .body_checksum = (uint32_t) XXH3_64bits_digest (head->body),
   };
   memcpy (h.uuid, store->superblock.uuid, VSWAP_UUID_SIZE);
   vswap_chunk_header_encode (&h, chunk);
@@ -205,8 +204,7 @@ vswap_head_seal (struct vswap_store *store, struct head *head,
   assert (end <= store->segment_size);
   memset (head->buffer + head->fill, 0, end - head->fill);
   STAT_ADD (store, media_padding_bytes, end - head->fill);
-  vswap_summarise (store, head, &head->summary, head->chunk_start, end,
-                   h.sequence);
+  vswap_summarise (store, head, head->chunk_start, end, h.sequence);
   head->fill = head->sealed = end;
   s->write_offset = end;
   head->chunk_open = false;
@@ -405,6 +403,13 @@ vswap_open_chunk (struct vswap_store *store, struct head *head)
   const uint32_t start = vswap_chunk_records_start (store->address_shift);
   head->chunk_start = head->fill;
   memset (head->buffer + head->fill, 0, start);
+  /* The records start at the address unit: what lies between them and
+   * the 64-byte header is in the body too. */
+  XXH3_64bits_reset_withSeed (head->body, store->seed);
+  XXH3_64bits_update (head->body, head->buffer + head->fill
+                      + VSWAP_CHUNK_HEADER_SIZE,
+                      start - VSWAP_CHUNK_HEADER_SIZE);
+  head->entry_count = 0;
   head->fill += start;
   head->chunk_open = true;
   head->chunk_records = 0;
@@ -489,7 +494,19 @@ commit (struct vswap_store *store, struct head *head, uint32_t size,
         bool data)
 {
   struct segment *s = &store->segments[head->segment];
+  const uint8_t *record = head->buffer + head->fill;
 
+  /* What its chunk's seal needs: its checksum, and its summary entry. */
+  XXH3_64bits_update (head->body, record, size);
+  if (vswap_record_kind_is_page (record[6])) {
+    assert (head->entry_count < VSWAP_MAX_CHUNK_RECORDS);
+    const uint64_t extent = vswap_get64 (record + 16);
+    head->entries[head->entry_count++] = (struct summary_entry) {
+      .page = vswap_get32 (record),
+      .count = vswap_record_kind_is_range (record[6]) ? (uint32_t) extent : 1,
+      .stamp = vswap_get64 (record + 8),
+    };
+  }
   head->fill += size;
   head->chunk_records++;
   if (data) {

@@ -149,6 +149,9 @@ open_store (struct vswap_medium *medium,
       store->heads[i].buffer = vswap_aligned_alloc_zero (store->segment_size);
       store->heads[i].summary.entries =
         calloc (VSWAP_MAX_CHUNK_RECORDS, sizeof (struct summary_entry));
+      store->heads[i].entries =
+        calloc (VSWAP_MAX_CHUNK_RECORDS, sizeof (struct summary_entry));
+      store->heads[i].body = XXH3_createState ();
     }
   }
   if (!store->map || !store->readin || !store->segments ||
@@ -157,7 +160,11 @@ open_store (struct vswap_medium *medium,
       (!options->read_only && (!store->heads[0].buffer ||
                                !store->heads[1].buffer ||
                                !store->heads[0].summary.entries ||
-                               !store->heads[1].summary.entries))) {
+                               !store->heads[1].summary.entries ||
+                               !store->heads[0].entries ||
+                               !store->heads[1].entries ||
+                               !store->heads[0].body ||
+                               !store->heads[1].body))) {
     vswap_error_set (err, ENOMEM, "out of memory for a store of %" PRIu64
                      " pages", store->pages);
     goto fail;
@@ -321,6 +328,8 @@ store_free (struct vswap_store *store)
     if (!vswap_buffer_owns (store, store->heads[i].buffer))
       free (store->heads[i].buffer);
     free (store->heads[i].summary.entries);
+    free (store->heads[i].entries);
+    XXH3_freeState (store->heads[i].body);
   }
   /* Not clean: what the file holds is left for the next open. */
   vswap_buffer_release (store, false);

@@ -356,6 +356,8 @@ replay_segment (struct recovery *rc, uint64_t segment)
                   store->write_unit);
       first_sequence = c.header.sequence;
     }
+    if (c.unknowns || !c.body_ok)
+      STAT_ADD (store, chunks_damaged, 1);
     if ((c.unknowns || (c.records_found > 0 && !c.body_ok)) &&
         s->damage == DAMAGE_NONE)
       s->damage = DAMAGE_KNOWN;

@@ -134,7 +134,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     FIELD (gc_runs) FIELD (gc_bytes_moved) FIELD (gc_records_moved)
     FIELD (segments_erased)
     FIELD (checksum_failures) FIELD (read_retries)
-    FIELD (pages_lost) FIELD (segments_retired)
+    FIELD (pages_lost) FIELD (segments_retired) FIELD (chunks_damaged)
     FIELD (readin_pages) FIELD (readin_rereads) FIELD (readin_dropped)
     FIELD (readin_eio) FIELD (readin_hints_skipped)
     FIELD (enospc_errors) FIELD (io_errors)
@@ -169,7 +169,7 @@ vswap_statistics_json (const struct vswap_statistics *s, char *buffer,
     s->gc_runs, s->gc_bytes_moved, s->gc_records_moved,
     s->segments_erased,
     s->checksum_failures, s->read_retries,
-    s->pages_lost, s->segments_retired,
+    s->pages_lost, s->segments_retired, s->chunks_damaged,
     s->readin_pages, s->readin_rereads, s->readin_dropped,
     s->readin_eio, s->readin_hints_skipped,
     s->enospc_errors, s->io_errors,

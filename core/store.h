@@ -86,6 +86,9 @@ struct vswap_statistics {
   /* Pages whose newest record was found damaged (they read as errors
    * until written again), and segments GC retired for damage. */
   uint64_t pages_lost, segments_retired;
+  /* Chunks recovery found whose records do not all verify (torn by a
+   * crash, or damaged). */
+  uint64_t chunks_damaged;
   uint64_t readin_pages, readin_rereads, readin_dropped, readin_eio;
   uint64_t readin_hints_skipped;        /* the lock was busy: no hint */
   uint64_t enospc_errors, io_errors;

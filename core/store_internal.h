@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "medium.h"
@@ -130,6 +131,12 @@ struct head {
   bool chunk_open;
   uint32_t marked;              /* "sealed" when the last marker went out */
   struct pending_summary summary;
+  /* The open chunk as it grows, so that its seal is quick: the checksum
+   * of its records so far, and the summary entries of its page records
+   * (which become the pending summary when it is sealed). */
+  XXH3_state_t *body;
+  struct summary_entry *entries;        /* VSWAP_MAX_CHUNK_RECORDS */
+  uint32_t entry_count;
 };
 
 /* Whole pages a read request fetches at once: records a sequential write
@@ -322,14 +329,14 @@ void vswap_open_chunk (struct vswap_store *store, struct head *head);
 
 /* summary.c: the bytes and records summary P takes in a chunk (a PAD
  * included), placing it into HEAD's open chunk (which has room), and
- * making P the summary of HEAD's chunk [START, END) sealed as SEQUENCE. */
+ * making the entries HEAD gathered the summary of its chunk [START, END)
+ * sealed as SEQUENCE. */
 uint32_t vswap_summary_room (const struct pending_summary *p);
 uint32_t vswap_summary_record_count (const struct pending_summary *p);
 void vswap_place_summary (struct vswap_store *store, struct head *head,
                           struct pending_summary *p);
-void vswap_summarise (struct vswap_store *store, const struct head *head,
-                      struct pending_summary *p, uint32_t start,
-                      uint32_t end, uint64_t sequence);
+void vswap_summarise (struct vswap_store *store, struct head *head,
+                      uint32_t start, uint32_t end, uint64_t sequence);
 /* Append SUMMARY records saying what SUMMARY says, to HEAD (or where
  * its records must go).  Called with store->lock held. */
 int vswap_append_summary (struct vswap_store *store, struct head *head,

@@ -90,6 +90,7 @@ place (struct vswap_store *store, struct head *head,
     memcpy (where + VSWAP_RECORD_HEADER_SIZE, payload, h->payload_length);
   memset (where + VSWAP_RECORD_HEADER_SIZE + h->payload_length, 0,
           size - VSWAP_RECORD_HEADER_SIZE - h->payload_length);
+  XXH3_64bits_update (head->body, where, size);
   head->fill += size;
   head->chunk_records++;
 }
@@ -176,32 +177,21 @@ vswap_place_summary (struct vswap_store *store, struct head *head,
   p->present = false;
 }
 
-/* Make P the summary of the chunk of HEAD that starts at START, ends
- * (padded) at END and was sealed as SEQUENCE: the pages of its records. */
+/* Make the entries HEAD gathered while its chunk [START, END) grew (see
+ * commit in log_writer.c) its pending summary; the pending summary's old
+ * array, placed by now, gathers the next chunk's. */
 void
-vswap_summarise (struct vswap_store *store, const struct head *head,
-           struct pending_summary *p, uint32_t start, uint32_t end,
-           uint64_t sequence)
+vswap_summarise (struct vswap_store *store, struct head *head,
+                 uint32_t start, uint32_t end, uint64_t sequence)
 {
-  const uint8_t *chunk = head->buffer + start;
-  const uint32_t length = vswap_get32 (chunk + 40);
+  struct pending_summary *p = &head->summary;
+  struct summary_entry *const spare = p->entries;
 
-  p->count = 0;
-  for (uint32_t at = vswap_chunk_records_start (store->address_shift);
-       at + VSWAP_RECORD_HEADER_SIZE <= length; ) {
-    struct vswap_record_header r;
-    const bool ok = vswap_record_header_decode (chunk + at, store->seed,
-                                                head->generation, &r);
-    assert (ok);
-    (void) ok;
-    if (vswap_record_kind_is_page (r.kind)) {
-      assert (p->count < VSWAP_MAX_CHUNK_RECORDS);
-      p->entries[p->count++] = (struct summary_entry) {
-        .page = r.logical_page, .count = r.count, .stamp = r.stamp,
-      };
-    }
-    at += vswap_record_size (r.payload_length, store->address_shift);
-  }
+  assert (!p->present);
+  p->entries = head->entries;
+  p->count = head->entry_count;
+  head->entries = spare;
+  head->entry_count = 0;
   p->present = p->count > 0;    /* no page records: nothing to lose */
   p->segment = (uint64_t) head->segment;
   p->generation = head->generation;
