@@ -32,6 +32,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "segment_walk.h"
@@ -390,6 +391,10 @@ vswap_segment_free (struct vswap_store *store, uint64_t index)
   STAT_ADD (store, segments_erased, 1);
 }
 
+/* A collection lets go of the lock after this many bytes of the victim's
+ * records, so that requests are not held up behind a segment's copies. */
+#define GC_YIELD_BYTES (32 * 1024)
+
 /* Copy the live records of VICTIM elsewhere, then erase it. */
 static int
 collect (struct vswap_store *store, uint64_t victim)
@@ -441,10 +446,22 @@ collect (struct vswap_store *store, uint64_t victim)
     struct walk w;
     struct walk_chunk c;
     struct walk_record rec;
+    uint32_t since_yield = 0;
     walk_start (&w, store, victim, s->generation, buffer, length, false);
     while (walk_next_chunk (&w, &c)) {
       while (walk_next_record (&w, &c, &rec)) {
         const struct vswap_record_header *h = &rec.header;
+        /* Copies are memcpy under the lock: let the others in now and
+         * then (the victim, its image and the collection stay ours). */
+        since_yield += rec.size;
+        if (since_yield >= GC_YIELD_BYTES) {
+          since_yield = 0;
+          vswap_unlock (store);
+          sched_yield ();
+          vswap_lock (store);
+          if (store->failed)
+            return store->failed;
+        }
         const uint32_t address = (uint32_t) ((base + rec.offset)
                                              >> store->address_shift);
         switch (h->kind) {

@@ -116,8 +116,12 @@ vswap_store_statistics (struct vswap_store *store,
   vswap_lock (store);
   *st = store->stats;
   st->logical_pages = store->pages;
+  vswap_unlock (store);
+  /* The map is read without the lock (a look at a moving store, not a
+   * snapshot): a statistics file is written every 2 s, and a pass over
+   * millions of pages under the lock would hold up every request. */
   for (uint64_t p = 0; p < store->pages; p++) {
-    const vswap_map_entry e = store->map[p];
+    const vswap_map_entry e = vswap_map_get (store, p);
     if (vswap_map_is_stored (e))
       st->mapped_stored++;
     else if (vswap_map_is_same (e))
@@ -131,6 +135,7 @@ vswap_store_statistics (struct vswap_store *store,
     else
       st->mapped_unmapped++;
   }
+  vswap_lock (store);
   for (uint64_t i = 0; i < store->segment_count; i++) {
     const struct segment *s = &store->segments[i];
     if (s->state == SEGMENT_FREE)
