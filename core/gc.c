@@ -32,7 +32,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 
 #include "segment_walk.h"
@@ -391,9 +390,72 @@ vswap_segment_free (struct vswap_store *store, uint64_t index)
   STAT_ADD (store, segments_erased, 1);
 }
 
-/* A collection lets go of the lock after this many bytes of the victim's
- * records, so that requests are not held up behind a segment's copies. */
-#define GC_YIELD_BYTES (32 * 1024)
+/* Decide what becomes of the record REC of VICTIM (in store->gc_buffer)
+ * and copy it if it is still needed.  *BAD_LIVE: a live record that does
+ * not verify (decided after the victim's last read). */
+static int
+relocate_record (struct vswap_store *store, uint64_t victim,
+                 const struct walk_record *rec, uint64_t oldest_other,
+                 bool *bad_live)
+{
+  const struct vswap_record_header *h = &rec->header;
+  const uint8_t *buffer = store->gc_buffer;
+  const uint64_t base = segment_offset (store, victim);
+  const uint32_t address = (uint32_t) ((base + rec->offset)
+                                       >> store->address_shift);
+  uint32_t moved;
+  int r = 0;
+
+  switch (h->kind) {
+  case VSWAP_RECORD_LIFETIME:
+    if (address == store->lifetime_address && rec->payload_ok) {
+      r = vswap_head_append_encoded (store, store->gc_head,
+                                     buffer + rec->offset, rec->size, false,
+                                     &moved);
+      if (r == 0)
+        store->lifetime_address = moved;
+    }
+    break;
+  case VSWAP_RECORD_ZERO:
+  case VSWAP_RECORD_TRIM:
+  case VSWAP_RECORD_LOST:
+    if (oldest_other < h->stamp)
+      r = relocate_tombstone (store, h);
+    break;
+  case VSWAP_RECORD_SUMMARY: {
+    /* A summary of a chunk elsewhere lives as long as that chunk. */
+    struct vswap_summary sum;
+    if (rec->payload_ok &&
+        vswap_summary_decode_header (buffer + rec->offset
+                                     + VSWAP_RECORD_HEADER_SIZE,
+                                     h->payload_length, &sum) &&
+        sum.segment != victim && sum.segment < store->segment_count &&
+        (store->segments[sum.segment].generation == sum.generation ||
+         store->segments[sum.segment].stale_generation == sum.generation))
+      r = vswap_head_append_encoded (store, store->gc_head,
+                                     buffer + rec->offset, rec->size, false,
+                                     &moved);
+    break;
+  }
+  case VSWAP_RECORD_RAW:
+  case VSWAP_RECORD_ZSTD:
+  case VSWAP_RECORD_SAME:
+    if (h->logical_page >= store->pages)
+      break;
+    if (!rec->payload_ok) {
+      const vswap_map_entry e = store->map[h->logical_page];
+      if (vswap_map_is_stored (e) && vswap_map_address (e) == address)
+        *bad_live = true;
+      break;
+    }
+    r = relocate_data (store, buffer + rec->offset, h, address,
+                       store->segments[victim].cold);
+    break;
+  default:
+    break;                      /* PAD */
+  }
+  return r;
+}
 
 /* Copy the live records of VICTIM elsewhere, then erase it. */
 static int
@@ -446,80 +508,25 @@ collect (struct vswap_store *store, uint64_t victim)
     struct walk w;
     struct walk_chunk c;
     struct walk_record rec;
-    uint32_t since_yield = 0;
+    /* The walk needs no lock: the image is the collector's own, and the
+     * victim stays as it is.  Each record's fate is decided, and its copy
+     * made, under the lock, one record at a time, so that requests are
+     * not held up behind a segment's worth of copies. */
+    vswap_unlock (store);
     walk_start (&w, store, victim, s->generation, buffer, length, false);
-    while (walk_next_chunk (&w, &c)) {
-      while (walk_next_record (&w, &c, &rec)) {
-        const struct vswap_record_header *h = &rec.header;
-        /* Copies are memcpy under the lock: let the others in now and
-         * then (the victim, its image and the collection stay ours). */
-        since_yield += rec.size;
-        if (since_yield >= GC_YIELD_BYTES) {
-          since_yield = 0;
-          vswap_unlock (store);
-          sched_yield ();
-          vswap_lock (store);
-          if (store->failed)
-            return store->failed;
-        }
-        const uint32_t address = (uint32_t) ((base + rec.offset)
-                                             >> store->address_shift);
-        switch (h->kind) {
-        case VSWAP_RECORD_LIFETIME:
-          if (address == store->lifetime_address && rec.payload_ok) {
-            uint32_t moved;
-            r = vswap_head_append_encoded (store, store->gc_head,
-                                           buffer + rec.offset, rec.size,
-                                           false, &moved);
-            if (r == 0)
-              store->lifetime_address = moved;
-          }
-          break;
-        case VSWAP_RECORD_ZERO:
-        case VSWAP_RECORD_TRIM:
-        case VSWAP_RECORD_LOST:
-          if (oldest_other < h->stamp)
-            r = relocate_tombstone (store, h);
-          break;
-        case VSWAP_RECORD_SUMMARY: {
-          /* A summary of a chunk elsewhere lives as long as that chunk. */
-          struct vswap_summary sum;
-          if (rec.payload_ok &&
-              vswap_summary_decode_header (buffer + rec.offset
-                                           + VSWAP_RECORD_HEADER_SIZE,
-                                           h->payload_length, &sum) &&
-              sum.segment != victim && sum.segment < store->segment_count &&
-              (store->segments[sum.segment].generation == sum.generation ||
-               store->segments[sum.segment].stale_generation
-               == sum.generation)) {
-            uint32_t moved;
-            r = vswap_head_append_encoded (store, store->gc_head,
-                                           buffer + rec.offset, rec.size,
-                                           false, &moved);
-          }
-          break;
-        }
-        case VSWAP_RECORD_RAW:
-        case VSWAP_RECORD_ZSTD:
-        case VSWAP_RECORD_SAME:
-          if (h->logical_page >= store->pages)
-            break;
-          if (!rec.payload_ok) {
-            const vswap_map_entry e = store->map[h->logical_page];
-            if (vswap_map_is_stored (e) && vswap_map_address (e) == address)
-              bad_live = true;  /* decided after the last attempt */
-            break;
-          }
-          r = relocate_data (store, buffer + rec.offset, h, address, s->cold);
-          break;
-        default:
-          break;                /* PAD */
-        }
-        if (r < 0)
-          return r;
+    while (r == 0 && walk_next_chunk (&w, &c)) {
+      while (r == 0 && walk_next_record (&w, &c, &rec)) {
+        vswap_lock (store);
+        r = store->failed;
+        if (r == 0)
+          r = relocate_record (store, victim, &rec, oldest_other, &bad_live);
+        vswap_unlock (store);
       }
       unknowns |= c.unknowns;
     }
+    vswap_lock (store);
+    if (r < 0)
+      return r;
     if (!unknowns && !bad_live)
       break;
   }
